@@ -1,0 +1,62 @@
+"""Build training shards: random HR crops -> Gaussian blur -> bicubic downsample.
+
+    python data_prep/build.py --src PHOTOS/ --out shards/ --scale 4
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import gluon_sr  # noqa: E402,F401  (sets OpenMP threads before MXNet loads)
+from gluon_sr.errors import run_cli  # noqa: E402
+from gluon_sr.runtime import physical_core_count  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--src", nargs="+", required=True, help="folder(s) of HR images (recursive)")
+    p.add_argument("--out", required=True, help="output folder for shards and manifest.json")
+    p.add_argument("--scale", type=int, default=4, help="downsampling factor (2, 3, 4, 8)")
+    p.add_argument("--crop", type=int, default=None,
+                   help="HR crop side in pixels (default 144 for x2, 288 for x4)")
+    p.add_argument("--crops-per-image", type=int, default=16)
+    p.add_argument("--blur", type=float, default=1.0,
+                   help="Gaussian blur sigma before downsampling (0 = none: the standard "
+                        "bicubic benchmark degradation)")
+    p.add_argument("--resize", choices=("matlab", "pil"), default="matlab",
+                   help="bicubic implementation (matlab = the SR benchmark standard)")
+    p.add_argument("--shard-size", type=int, default=1000, help="samples per shard")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vgg-targets", metavar="LAYER", default=None,
+                   help="also store the HR crops' VGG16 features at LAYER (e.g. relu2_2), "
+                        "so training skips that VGG forward; large: C*H*W float16 per sample")
+    p.add_argument("--vgg", default=None, help="VGG16 weights file (default $GLUON_SR_VGG16, "
+                                               "else the model zoo)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="leave out files whose path (relative to its --src) matches, e.g. "
+                        "held-out validation images; repeatable")
+    p.add_argument("--workers", type=int, default=physical_core_count())
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    from gluon_sr.shards import Recipe, build_shards, default_crop
+
+    args = parse_args(argv)
+    recipe = Recipe(scale=args.scale, crop=args.crop or default_crop(args.scale),
+                    crops_per_image=args.crops_per_image, blur_sigma=args.blur,
+                    resize=args.resize, shard_size=args.shard_size, seed=args.seed,
+                    vgg_layer=args.vgg_targets)
+    manifest = build_shards(args.src, args.out, recipe, workers=max(1, args.workers),
+                            vgg_weights=args.vgg, progress=not args.quiet,
+                            exclude=args.exclude)
+    print(f"{manifest['num_samples']} samples from {manifest['num_images']} images in "
+          f"{len(manifest['shards'])} shard(s) at {args.out} "
+          f"({len(manifest['skipped'])} file(s) skipped)")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,39 @@
+"""The one exception type that CLIs turn into a one-line message and exit code 2."""
+import os
+import sys
+
+
+class GluonSRError(Exception):
+    """A problem with the user's input (file, flag, params) that deserves a plain message."""
+
+
+def run_cli(main):
+    """Run `main()`; user errors become `error: ...` on stderr and exit 2, never a traceback.
+
+    Set GLUON_SR_DEBUG=1 to see the traceback of unexpected errors.
+    """
+    try:
+        code = main()
+    except GluonSRError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - last resort, so that users never see a traceback
+        if os.environ.get("GLUON_SR_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e} (set GLUON_SR_DEBUG=1 for details)",
+              file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code or 0)
+
+
+def describe(exc, limit=160):
+    """A one-line summary of an exception; MXNet's own messages embed a C++ traceback."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("MXNetError:"):
+            return line[len("MXNetError:"):].strip()[:limit]
+    useful = [line for line in lines if not line.startswith(("Traceback", "File ", "Stack trace"))]
+    return useful[0][:limit] if useful else type(exc).__name__

@@ -1,0 +1,169 @@
+"""Reading and writing user images: EXIF orientation, alpha, grayscale, palette and 16-bit PNG.
+
+Everything inside gluon-sr works on HxWx3 float32 RGB in 0..1; this module is the only place
+that knows about file formats. Every failure is a GluonSRError naming the file.
+"""
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import GluonSRError
+from .fileio import atomic_path
+
+# We check sizes ourselves (with a clear message) instead of PIL's DecompressionBombError.
+Image.MAX_IMAGE_PIXELS = None
+MAX_INPUT_PIXELS = 200_000_000
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass
+class LoadedImage:
+    rgb: np.ndarray                  # HxWx3 float32 in 0..1
+    alpha: Optional[np.ndarray]      # HxW float32 in 0..1, or None
+    bit_depth: int                   # 8 or 16: what to write back
+    gray: bool                       # the source had one colour channel
+
+    @property
+    def size(self):
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def _open_pil(path):
+    try:
+        im = Image.open(path)
+    except FileNotFoundError:
+        raise GluonSRError(f"{path}: no such file")
+    except IsADirectoryError:
+        raise GluonSRError(f"{path}: is a directory, not an image")
+    except PermissionError:
+        raise GluonSRError(f"{path}: permission denied")
+    except UnidentifiedImageError:
+        if os.path.getsize(path) == 0:
+            raise GluonSRError(f"{path}: empty file (0 bytes)")
+        raise GluonSRError(f"{path}: not an image file (or a format Pillow cannot read)")
+    except OSError as e:
+        raise GluonSRError(f"{path}: cannot open ({e})")
+    w, h = im.size
+    if w * h > MAX_INPUT_PIXELS:
+        raise GluonSRError(f"{path}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; "
+                           f"limit {MAX_INPUT_PIXELS / 1e6:.0f} MP)")
+    return im
+
+
+def _read_16bit_png(path):
+    """16-bit PNG pixels via OpenCV (Pillow reduces 16-bit RGB to 8 bits)."""
+    import cv2
+
+    data = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if data is None or data.dtype != np.uint16:
+        return None
+    if data.ndim == 3:
+        data = cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA if data.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return data.astype(np.float32) / 65535.0
+
+
+def _png_is_16bit(path, file_format):
+    """PNG bit depth from the IHDR chunk (byte 24); Pillow's mode hides it for RGB."""
+    if file_format != "PNG":
+        return False
+    with open(path, "rb") as f:
+        header = f.read(25)
+    return len(header) == 25 and header[24] == 16
+
+
+def read_image(path):
+    """Load an image file as a LoadedImage (see module docstring for what is supported)."""
+    im = _open_pil(path)
+    file_format = im.format
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = ImageOps.exif_transpose(im)
+            im.load()
+    except OSError as e:
+        raise GluonSRError(f"{path}: corrupt or truncated image ({e})")
+    except Exception as e:  # Pillow plug-ins raise assorted errors on malformed files
+        raise GluonSRError(f"{path}: cannot decode image ({type(e).__name__}: {e})")
+
+    if _png_is_16bit(path, file_format):
+        data = _read_16bit_png(path)
+        if data is not None:
+            if data.ndim == 2:
+                return LoadedImage(np.repeat(data[..., None], 3, axis=2), None, 16, True)
+            alpha = data[..., 3] if data.shape[2] == 4 else None
+            return LoadedImage(np.ascontiguousarray(data[..., :3]), alpha, 16, False)
+
+    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    gray = im.mode in ("1", "L", "LA", "I", "I;16", "F")
+    if im.mode in ("I", "I;16", "F"):
+        arr = np.asarray(im, dtype=np.float32)
+        arr = arr / (65535.0 if arr.max() > 255 else 255.0)
+        return LoadedImage(np.repeat(arr[..., None], 3, axis=2), None, 8, True)
+    rgba = np.asarray(im.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
+    alpha = rgba[..., 3].copy() if has_alpha else None
+    return LoadedImage(np.ascontiguousarray(rgba[..., :3]), alpha, 8, gray)
+
+
+def to_uint8(img):
+    return np.clip(np.round(np.asarray(img) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _encode(rgb, alpha, bit_depth, gray):
+    """Pixels ready for the writer: (array, 'pil' | 'cv2')."""
+    rgb = np.clip(rgb, 0.0, 1.0)
+    if gray:
+        rgb = rgb.mean(axis=2, keepdims=True)
+    channels = rgb if alpha is None else np.concatenate([rgb, np.clip(alpha, 0, 1)[..., None]], 2)
+    if bit_depth == 16:
+        return np.round(channels * 65535.0).astype(np.uint16), "cv2"
+    return to_uint8(channels), "pil"
+
+
+def write_image(path, rgb, alpha=None, bit_depth=8, gray=False):
+    """Write atomically (temp file + rename): a failed write never leaves a partial file."""
+    data, writer = _encode(rgb, alpha, bit_depth, gray)
+    folder = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1].lower() or ".png"
+    if suffix not in IMAGE_SUFFIXES:
+        raise GluonSRError(f"{path}: cannot write output (unsupported format {suffix!r}; "
+                           f"use one of {', '.join(IMAGE_SUFFIXES)})")
+    if bit_depth == 16 and suffix != ".png":
+        raise GluonSRError(f"{path}: 16-bit output needs a .png file name")
+    if suffix in (".jpg", ".jpeg") and alpha is not None:
+        raise GluonSRError(f"{path}: JPEG cannot hold the alpha channel; use .png")
+    if not os.path.isdir(folder):
+        raise GluonSRError(f"{path}: output folder {folder} does not exist")
+    try:
+        with atomic_path(path, suffix) as tmp:
+            if writer == "cv2":
+                import cv2
+
+                conversion = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}.get(data.shape[2])
+                out = cv2.cvtColor(data, conversion) if conversion is not None else data[..., 0]
+                if not cv2.imwrite(tmp, out):
+                    raise OSError("OpenCV could not encode the image")
+            else:
+                img = Image.fromarray(data[..., 0] if data.shape[2] == 1 else data)
+                img.save(tmp, format=Image.registered_extensions()[suffix],
+                         **({"quality": 95} if suffix in (".jpg", ".jpeg") else {}))
+    except (OSError, ValueError, KeyError) as e:
+        raise GluonSRError(f"{path}: cannot write output ({getattr(e, 'strerror', None) or e})")
+
+
+def list_images(inputs):
+    """Expand files and folders (recursively, sorted) into a list of image paths."""
+    paths = []
+    for item in inputs:
+        if os.path.isdir(item):
+            found = []
+            for root, _, files in os.walk(item):
+                found.extend(os.path.join(root, f) for f in files
+                             if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith("."))
+            paths.extend(sorted(found))
+        else:
+            paths.append(item)
+    return paths

@@ -1,0 +1,42 @@
+"""Perceptual-loss terms with the normalisation of Johnson et al. (ECCV 2016).
+
+Every function takes NDArrays (or Symbols, via F) shaped (N, C, H, W) and returns one scalar per
+sample (shape (N,)), so that per-device losses can be summed and divided by the global batch.
+"""
+
+
+def feature_loss(F, pred_feat, target_feat):
+    """l_feat = ||phi(y_hat) - phi(y)||_2^2 / (C H W)."""
+    return F.mean(F.square(pred_feat - target_feat), axis=(1, 2, 3))
+
+
+def pixel_loss(F, pred, target, kind="l2"):
+    """Per-pixel loss, normalised by C H W: squared error ('l2') or absolute error ('l1')."""
+    diff = pred - target
+    err = F.abs(diff) if kind == "l1" else F.square(diff)
+    return F.mean(err, axis=(1, 2, 3))
+
+
+def gram_matrix(F, feat):
+    """G = phi phi^T / (C H W), shape (N, C, C)."""
+    flat = F.reshape(feat, shape=(0, 0, -1))                   # N, C, HW
+    gram = F.batch_dot(flat, flat, transpose_b=True)
+    denom = F.reshape(F.sum(F.ones_like(F.slice_axis(feat, axis=0, begin=0, end=1))), shape=(1,))
+    return F.broadcast_div(gram, F.reshape(denom, shape=(1, 1, 1)))
+
+
+def style_loss(F, pred_feat, target_gram):
+    """l_style = ||G(y_hat) - G(y_s)||_F^2; target_gram is (1, C, C) or (N, C, C)."""
+    diff = F.broadcast_sub(gram_matrix(F, pred_feat), target_gram)
+    return F.sum(F.square(diff), axis=(1, 2))
+
+
+def tv_loss(F, img, kind="l1"):
+    """Total variation: mean absolute ('l1', as in seed 002) or squared ('l2') neighbour difference."""
+    dy = F.slice_axis(img, axis=2, begin=1, end=None) - F.slice_axis(img, axis=2, begin=0, end=-1)
+    dx = F.slice_axis(img, axis=3, begin=1, end=None) - F.slice_axis(img, axis=3, begin=0, end=-1)
+    if kind == "l1":
+        dy, dx = F.abs(dy), F.abs(dx)
+    else:
+        dy, dx = F.square(dy), F.square(dx)
+    return F.mean(dy, axis=(1, 2, 3)) + F.mean(dx, axis=(1, 2, 3))

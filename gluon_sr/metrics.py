@@ -1,0 +1,58 @@
+"""Image quality metrics with the SR literature's protocol (Y channel, border shaved)."""
+import numpy as np
+
+from .color import rgb_to_y
+
+
+def _as_y(img):
+    """Y channel (16..235 scale) of an HxWx3 float image in 0..1; HxW input is taken as Y-ready gray."""
+    img = np.asarray(img, dtype=np.float64)
+    if img.ndim == 2:
+        return 16.0 + img * 219.0
+    return rgb_to_y(img)
+
+
+def _shave(img, border):
+    return img[border:-border, border:-border] if border > 0 else img
+
+
+def psnr_y(pred, target, border=0):
+    """PSNR in dB on the BT.601 Y channel of two images in 0..1 (peak 255)."""
+    p = _shave(_as_y(pred), border)
+    t = _shave(_as_y(target), border)
+    mse = np.mean((p - t) ** 2)
+    if mse == 0:
+        return float("inf")
+    return float(10 * np.log10(255.0 ** 2 / mse))
+
+
+def _gaussian_window(size=11, sigma=1.5):
+    ax = np.arange(size) - size // 2
+    g = np.exp(-(ax ** 2) / (2 * sigma ** 2))
+    w = np.outer(g, g)
+    return w / w.sum()
+
+
+def _filter_valid(img, window):
+    """2-D 'valid' correlation with a small window (separable use would need a rank-1 window)."""
+    k = window.shape[0]
+    h, w = img.shape
+    out = np.zeros((h - k + 1, w - k + 1))
+    for dy in range(k):
+        for dx in range(k):
+            out += window[dy, dx] * img[dy:dy + h - k + 1, dx:dx + w - k + 1]
+    return out
+
+
+def ssim_y(pred, target, border=0):
+    """SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5) on the Y channel, peak 255."""
+    p = _shave(_as_y(pred), border)
+    t = _shave(_as_y(target), border)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    win = _gaussian_window()
+    mu_p, mu_t = _filter_valid(p, win), _filter_valid(t, win)
+    var_p = _filter_valid(p * p, win) - mu_p ** 2
+    var_t = _filter_valid(t * t, win) - mu_t ** 2
+    cov = _filter_valid(p * t, win) - mu_p * mu_t
+    ssim_map = ((2 * mu_p * mu_t + c1) * (2 * cov + c2)) / ((mu_p ** 2 + mu_t ** 2 + c1) * (var_p + var_t + c2))
+    return float(ssim_map.mean())

@@ -1,0 +1,82 @@
+"""Saving and loading trained networks as `NAME.params` + `NAME.json` (the JSON rebuilds the net)."""
+import json
+import os
+
+from .archs import get_model, model_spec
+from .errors import GluonSRError, describe
+from .fileio import atomic_path, atomic_write_json
+
+PARAMS_DIR = os.environ.get(
+    "GLUON_SR_PARAMS", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "params"))
+
+
+def save_model(net, out_dir, name, meta):
+    """Write NAME.params and NAME.json (model spec + `meta`) atomically. Returns the JSON path."""
+    os.makedirs(out_dir, exist_ok=True)
+    params_path = os.path.join(out_dir, name + ".params")
+    with atomic_path(params_path, ".params") as tmp:
+        net.save_parameters(tmp)
+    record = {**model_spec(net), **meta, "params_file": name + ".params"}
+    json_path = os.path.join(out_dir, name + ".json")
+    atomic_write_json(json_path, record)
+    return json_path
+
+
+def export_model(net, prefix):
+    """Gluon export (symbol JSON + params) of a hybridized net that has run forward once."""
+    folder = os.path.dirname(os.path.abspath(prefix))
+    os.makedirs(folder, exist_ok=True)
+    net.export(prefix, epoch=0)
+    return prefix + "-symbol.json", prefix + "-0000.params"
+
+
+def available_models(params_dir=PARAMS_DIR):
+    if not os.path.isdir(params_dir):
+        return []
+    return sorted(f[:-5] for f in os.listdir(params_dir)
+                  if f.endswith(".json") and os.path.exists(os.path.join(params_dir, f[:-5] + ".params")))
+
+
+def resolve(name_or_path, params_dir=PARAMS_DIR):
+    """A model name in params/ or a path to NAME.json / NAME.params -> (json path, params path)."""
+    if name_or_path.endswith((".json", ".params")) or os.sep in name_or_path:
+        base = os.path.splitext(name_or_path)[0]
+        json_path, params_path = base + ".json", base + ".params"
+        if not os.path.exists(json_path) and not os.path.exists(params_path):
+            raise GluonSRError(f"{name_or_path}: model file not found")
+    else:
+        json_path = os.path.join(params_dir, name_or_path + ".json")
+        params_path = os.path.join(params_dir, name_or_path + ".params")
+        if not os.path.exists(json_path):
+            names = ", ".join(available_models(params_dir)) or "none"
+            raise GluonSRError(f"no model named {name_or_path!r} (available: {names})")
+    if not os.path.exists(json_path):
+        raise GluonSRError(f"{json_path}: missing JSON sidecar (needed to rebuild the network)")
+    if not os.path.exists(params_path):
+        raise GluonSRError(f"{params_path}: params file not found")
+    return json_path, params_path
+
+
+def load_model(name_or_path, ctx=None, params_dir=PARAMS_DIR):
+    """Rebuild a network from its JSON and load its params. Returns (net, meta)."""
+    import mxnet as mx
+
+    json_path, params_path = resolve(name_or_path, params_dir)
+    try:
+        with open(json_path) as f:
+            meta = json.load(f)
+        arch, config = meta["arch"], meta["config"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise GluonSRError(f"{json_path}: not a gluon-sr model description ({e})")
+    try:
+        net = get_model(arch, **config)
+    except (TypeError, ValueError) as e:
+        raise GluonSRError(f"{json_path}: invalid model config ({e})")
+    try:
+        net.load_parameters(params_path, ctx=ctx or mx.cpu())
+    except Exception as e:  # MXNet reports bad files as AssertionError / MXNetError
+        detail = describe(e)
+        raise GluonSRError(f"{params_path}: corrupt or does not match {os.path.basename(json_path)}"
+                           f" ({detail})")
+    return net, meta

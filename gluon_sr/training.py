@@ -1,0 +1,309 @@
+"""The super-resolution training loop: shards in, a trained `params/NAME.params` + JSON out.
+
+Loss = w_feat * l_feat(VGG tap) + w_pix * l_pixel + w_tv * l_TV, averaged over the global batch.
+Batches are split over devices with `split_and_load`; the Trainer reduces gradients through a
+kvstore. Checkpoints (atomic) allow `--resume` at the exact step, with the same data order.
+"""
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .archs import get_model, model_spec
+from . import checkpoint as ckpt
+from .dataset import ShardDataset, ShardGroupedSampler
+from .errors import GluonSRError
+from .losses import feature_loss, pixel_loss, tv_loss
+from .model_store import PARAMS_DIR, export_model, save_model
+from .plotting import plot_training_curves
+from .runtime import parse_contexts
+from .shards import manifest_hash
+
+
+@dataclass
+class TrainConfig:
+    shards: str
+    name: str
+    arch: str = "srresnet_seed"
+    model_config: dict = field(default_factory=dict)
+    scale: int = 0                      # 0 = take it from the shards
+    steps: int = 2000
+    batch_size: int = 8
+    lr: float = 1e-3
+    lr_mode: str = "cosine"             # any gluoncv LRScheduler mode
+    lr_final: float = 0.01              # final lr as a fraction of lr
+    warmup: int = 0
+    feat_weight: float = 1.0
+    feat_layer: str = "relu2_2"
+    pixel_weight: float = 0.0
+    pixel_kind: str = "l2"
+    tv_weight: float = 0.0
+    tv_kind: str = "l1"
+    augment: bool = True
+    use_shard_features: bool = True     # use VGG targets stored in the shards when present
+    seed: int = 0
+    gpus: str = ""
+    ctx: str = ""
+    kvstore: str = "device"
+    vgg: str = ""
+    val_dir: str = ""
+    val_every: int = 500
+    val_images: int = 10
+    checkpoint_every: int = 200
+    log_every: int = 20
+    run_dir: str = ""
+    out_dir: str = PARAMS_DIR
+    resume: bool = False
+    progress: bool = True
+
+    def validate(self):
+        if self.steps < 1 or self.batch_size < 1:
+            raise GluonSRError("--steps and --batch-size must be >= 1")
+        if self.lr <= 0:
+            raise GluonSRError("--lr must be > 0")
+        if self.feat_weight < 0 or self.pixel_weight < 0 or self.tv_weight < 0:
+            raise GluonSRError("loss weights must be >= 0")
+        if self.feat_weight == 0 and self.pixel_weight == 0:
+            raise GluonSRError("both --feat-weight and --pixel-weight are 0: nothing to learn")
+        if self.pixel_kind not in ("l1", "l2") or self.tv_kind not in ("l1", "l2"):
+            raise GluonSRError("--pixel-loss and --tv-loss must be l1 or l2")
+        if not self.name or os.sep in self.name:
+            raise GluonSRError(f"--name must be a plain file name, got {self.name!r}")
+
+
+def make_schedule(cfg):
+    from gluoncv.utils import LRScheduler, LRSequential
+
+    parts = []
+    if cfg.warmup > 0:
+        parts.append(LRScheduler("linear", base_lr=cfg.lr * 1e-3, target_lr=cfg.lr,
+                                 niters=cfg.warmup))
+    parts.append(LRScheduler(cfg.lr_mode, base_lr=cfg.lr, target_lr=cfg.lr * cfg.lr_final,
+                             niters=max(2, cfg.steps - cfg.warmup),
+                             step_iter=[int(cfg.steps * 0.5), int(cfg.steps * 0.75)]))
+    return LRSequential(parts)
+
+
+class SRLoss:
+    """Weighted perceptual + pixel + TV loss; returns per-sample totals and their parts."""
+
+    def __init__(self, cfg, vgg):
+        self.cfg, self.vgg = cfg, vgg
+
+    def target_features(self, y):
+        return self.vgg(y) if self.cfg.feat_weight > 0 else None
+
+    def __call__(self, out, y, target_feat):
+        from mxnet import nd
+
+        cfg = self.cfg
+        parts = {}
+        if cfg.feat_weight > 0:
+            parts["feat"] = cfg.feat_weight * feature_loss(nd, self.vgg(out), target_feat)
+        if cfg.pixel_weight > 0:
+            parts["pix"] = cfg.pixel_weight * pixel_loss(nd, out, y, cfg.pixel_kind)
+        if cfg.tv_weight > 0:
+            parts["tv"] = cfg.tv_weight * tv_loss(nd, out, cfg.tv_kind)
+        return sum(parts.values()), parts
+
+
+def _batches(dataset, batch_size, seed, start_step):
+    """Endless batches from `start_step` on, epoch by epoch, deterministic for the seed."""
+    from mxnet import gluon
+
+    per_epoch = len(dataset) // batch_size
+    epoch, skip = divmod(start_step, per_epoch)
+    while True:
+        dataset.epoch = epoch
+        sampler = ShardGroupedSampler(dataset, batch_size, seed=seed, epoch=epoch, skip=skip)
+        yield from gluon.data.DataLoader(dataset, batch_sampler=sampler, num_workers=0)
+        epoch, skip = epoch + 1, 0
+
+
+def train(cfg, command="", log=print):
+    """Train an SR network as configured; returns the path of the written model JSON."""
+    import mxnet as mx
+    from mxnet import autograd, gluon
+    from tqdm import tqdm
+
+    from .validation import SRValidator
+    from .vgg import load_loss_vgg
+
+    cfg.validate()
+    ctx = parse_contexts(cfg.gpus, cfg.ctx)
+    mx.random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    run_dir = cfg.run_dir or os.path.join("runs", cfg.name)
+    os.makedirs(run_dir, exist_ok=True)
+
+    dataset = ShardDataset(cfg.shards, augment=cfg.augment,
+                           use_features=cfg.use_shard_features and cfg.feat_weight > 0,
+                           seed=cfg.seed)
+    recipe = dataset.recipe
+    scale = recipe["scale"]
+    if cfg.scale and cfg.scale != scale:
+        raise GluonSRError(f"--scale {cfg.scale} but the shards in {cfg.shards} are x{scale}")
+    if len(dataset) < cfg.batch_size * len(ctx) or cfg.batch_size < len(ctx):
+        raise GluonSRError(f"batch size {cfg.batch_size} does not fit {len(dataset)} samples "
+                           f"on {len(ctx)} device(s)")
+    if dataset.use_features and (recipe["vgg_layer"] != cfg.feat_layer):
+        log(f"note: shards hold {recipe['vgg_layer']} targets but --feat-layer is "
+            f"{cfg.feat_layer}; computing targets on the fly")
+        dataset.use_features = False
+        dataset.augment = cfg.augment
+
+    try:
+        net = get_model(cfg.arch, scale=scale, **cfg.model_config)
+    except (TypeError, ValueError) as e:
+        raise GluonSRError(f"model: {e}")
+    # Uniform(+-1/sqrt(fan_in)), PyTorch's default scale. He init (magnitude 2) doubles the
+    # activation variance in every block of a norm-free residual body: a 16-block EDSR then
+    # starts with outputs in the hundreds.
+    net.initialize(mx.init.Xavier(rnd_type="uniform", factor_type="in", magnitude=1), ctx=ctx)
+    net.hybridize(static_alloc=True, static_shape=True)
+
+    vgg, vgg_source = None, None
+    if cfg.feat_weight > 0:
+        vgg, vgg_source = load_loss_vgg((cfg.feat_layer,), weights=cfg.vgg or None, ctx=ctx)
+        vgg.hybridize(static_alloc=True, static_shape=True)
+        if dataset.use_features and recipe.get("vgg_convention") != vgg_source["convention"]:
+            raise GluonSRError("the shards' VGG targets were made with the "
+                               f"{recipe.get('vgg_convention')} VGG weights, training uses "
+                               f"{vgg_source['convention']}; rebuild shards or pass "
+                               "--no-shard-features")
+    loss_fn = SRLoss(cfg, vgg)
+
+    trainer = gluon.Trainer(net.collect_params(), "adam",
+                            {"learning_rate": cfg.lr, "beta1": 0.9, "beta2": 0.999},
+                            kvstore=cfg.kvstore)
+    schedule = make_schedule(cfg)
+    spec = model_spec(net)
+    data_hash = manifest_hash(cfg.shards)
+
+    start_step, elapsed_before = 0, 0.0
+    log_path = os.path.join(run_dir, "log.jsonl")
+    if cfg.resume:
+        state = ckpt.read_latest(run_dir)
+        if state is None:
+            log(f"no checkpoint in {run_dir}; starting from scratch")
+        else:
+            if state.get("spec") != spec:
+                raise GluonSRError(f"{run_dir}: checkpoint is of a different model "
+                                   f"({state.get('spec')}); use another --name")
+            ckpt.restore_checkpoint(run_dir, state, net, trainer, ctx)
+            if state.get("data") != data_hash:
+                log("warning: the shards changed since the checkpoint was written")
+            start_step, elapsed_before = state["step"], state.get("elapsed_s", 0.0)
+            log(f"resumed {cfg.name} at step {start_step}")
+            _truncate_log(log_path, start_step)
+    elif ckpt.read_latest(run_dir) is not None:
+        raise GluonSRError(f"{run_dir} already holds a run; pass --resume to continue it "
+                           "or choose another --name / --run-dir")
+    else:
+        open(log_path, "w").close()
+
+    validator = None
+    if cfg.val_dir:
+        validator = SRValidator(cfg.val_dir, scale, recipe["blur_sigma"], recipe["resize"],
+                                max_images=cfg.val_images)
+
+    def write_checkpoint(step):
+        ckpt.save_checkpoint(run_dir, step, net, trainer,
+                        {"spec": spec, "data": data_hash,
+                         "elapsed_s": elapsed_before + time.time() - t_start})
+        plot_training_curves(log_path, os.path.join(run_dir, "curves.png"), cfg.name)
+
+    def write_log(record):
+        with open(log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    last_val = None
+    batches = _batches(dataset, cfg.batch_size, cfg.seed, start_step)
+    t_start = time.time()
+    interval_start, interval_samples = time.time(), 0
+    sums = {}
+    samples_per_s = 0.0
+    bar = tqdm(total=cfg.steps, initial=start_step, unit="step", desc=cfg.name,
+               disable=not cfg.progress, dynamic_ncols=True)
+    step = start_step
+    try:
+        while step < cfg.steps:
+            batch = next(batches)
+            trainer.set_learning_rate(schedule(step))
+            xs = gluon.utils.split_and_load(batch[0], ctx, even_split=False)
+            ys = gluon.utils.split_and_load(batch[1], ctx, even_split=False)
+            feats = (gluon.utils.split_and_load(batch[2], ctx, even_split=False)
+                     if dataset.use_features else [None] * len(ctx))
+            xs = [x.astype("float32") / 255.0 for x in xs]
+            ys = [y.astype("float32") / 255.0 for y in ys]
+            targets = [f if f is not None else loss_fn.target_features(y)
+                       for f, y in zip(feats, ys)]
+            with autograd.record():
+                results = [loss_fn(net(x), y, t) for x, y, t in zip(xs, ys, targets)]
+            autograd.backward([total for total, _ in results])
+            trainer.step(cfg.batch_size)
+            for _, parts in results:
+                for key, value in parts.items():
+                    sums[key] = sums.get(key, 0) + value.sum().as_in_context(mx.cpu())
+            step += 1
+            interval_samples += cfg.batch_size
+            bar.update(1)
+
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                mx.nd.waitall()
+                now = time.time()
+                samples_per_s = interval_samples / max(now - interval_start, 1e-9)
+                record = {"step": step, "lr": trainer.learning_rate,
+                          "samples_per_s": round(samples_per_s, 3)}
+                for key, value in sums.items():
+                    record[key] = float(value.asscalar()) / interval_samples
+                record["loss"] = sum(record[k] for k in sums)
+                if not np.isfinite(record["loss"]):
+                    raise GluonSRError(f"loss became {record['loss']} at step {step}; "
+                                       "lower --lr (the last checkpoint is intact)")
+                write_log(record)
+                bar.set_postfix(loss=f"{record['loss']:.4g}", sps=f"{samples_per_s:.1f}")
+                sums, interval_samples, interval_start = {}, 0, time.time()
+            if validator and (step % cfg.val_every == 0 or step == cfg.steps):
+                last_val = validator.evaluate(net, ctx[0])
+                write_log({"step": step, "val_psnr": last_val,
+                           "bicubic_psnr": validator.bicubic_psnr})
+                bar.write(f"step {step}: val Y-PSNR {last_val:.3f} dB "
+                          f"(bicubic {validator.bicubic_psnr:.3f})")
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                write_checkpoint(step)
+    finally:
+        bar.close()
+
+    wall = elapsed_before + time.time() - t_start
+    train_record = {k: v for k, v in asdict(cfg).items()
+                    if k not in ("resume", "progress", "out_dir", "run_dir", "gpus", "ctx")}
+    meta = {
+        "task": "sr", "scale": scale,
+        "vgg": vgg_source,
+        "training": {**train_record, "command": command, "shard_recipe": recipe,
+                     "shard_sources": dataset.manifest.get("sources"),
+                     "shard_manifest_sha256": data_hash, "num_samples": len(dataset),
+                     "steps_done": step, "wall_time_s": round(wall, 1),
+                     "samples_per_s": round(samples_per_s, 3),
+                     "devices": [str(c) for c in ctx]},
+        "metrics": ({"val_dir": cfg.val_dir, "val_images": len(validator.pairs),
+                     "val_psnr_y": last_val, "bicubic_psnr_y": validator.bicubic_psnr}
+                    if validator else {}),
+    }
+    json_path = save_model(net, cfg.out_dir, cfg.name, meta)
+    export_model(net, os.path.join(run_dir, "export", cfg.name))
+    log(f"saved {json_path} ({step} steps, {wall / 60:.1f} min)")
+    return json_path
+
+
+def _truncate_log(log_path, step):
+    """Drop log records past `step` (written after the checkpoint we resume from)."""
+    if not os.path.exists(log_path):
+        return
+    with open(log_path) as f:
+        keep = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
+    with open(log_path, "w") as f:
+        f.writelines(keep)

@@ -1,0 +1,121 @@
+"""Truncated, frozen ImageNet VGG16 used as the perceptual loss network.
+
+Layer indices follow `mxnet.gluon.model_zoo.vision.vgg16().features`, so weights load by
+structural name ("0.weight", "2.weight", ...) both from the converted Caffe file and from the
+model zoo. The net takes RGB floats in 0..1 and does its own input preprocessing, which differs
+between the two weight sources (see CONVENTIONS).
+"""
+import os
+
+import numpy as np
+from mxnet import gluon, nd
+from mxnet.gluon import nn
+
+from .errors import GluonSRError, describe
+
+# Output index (in vgg16().features) of each named ReLU tap.
+TAPS = {"relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8, "relu3_1": 11, "relu3_2": 13,
+        "relu3_3": 15, "relu4_1": 18, "relu4_2": 20, "relu4_3": 22, "relu5_1": 25,
+        "relu5_2": 27, "relu5_3": 29}
+_BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+
+# How input in 0..1 RGB becomes what each set of weights was trained on.
+CONVENTIONS = {
+    # Original Oxford/Caffe VGG16 (../shared/weights): 0..255 RGB minus the ImageNet mean.
+    "caffe": {"scale": 255.0, "mean": (123.68, 116.779, 103.939), "std": (1.0, 1.0, 1.0)},
+    # MXNet model zoo vgg16(pretrained=True): 0..1 RGB, torchvision mean / std.
+    "modelzoo": {"scale": 1.0, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
+}
+ENV_WEIGHTS = "GLUON_SR_VGG16"
+
+
+def _layers_until(last_index):
+    """vgg16().features layers 0..last_index with the model zoo's layer order."""
+    layers = []
+    for num_convs, channels in _BLOCKS:
+        for _ in range(num_convs):
+            layers.append(nn.Conv2D(channels, 3, padding=1))
+            layers.append(nn.Activation("relu"))
+        layers.append(nn.MaxPool2D(strides=2))
+    return layers[:last_index + 1]
+
+
+class LossVGG16(gluon.HybridBlock):
+    """VGG16 cut after the deepest requested tap; returns the taps' activations in order."""
+
+    def __init__(self, taps=("relu2_2",), convention="caffe", **kwargs):
+        super().__init__(**kwargs)
+        unknown = [t for t in taps if t not in TAPS]
+        if unknown:
+            raise GluonSRError(f"unknown VGG16 layer(s) {unknown}; choose from {list(TAPS)}")
+        if convention not in CONVENTIONS:
+            raise GluonSRError(f"unknown VGG convention {convention!r}")
+        self.taps = tuple(taps)
+        self.convention = convention
+        self._tap_indices = [TAPS[t] for t in self.taps]
+        conv = CONVENTIONS[convention]
+        mean = np.array(conv["mean"], dtype=np.float32).reshape(1, 3, 1, 1)
+        std = np.array(conv["std"], dtype=np.float32).reshape(1, 3, 1, 1)
+        with self.name_scope():
+            # Preprocessing as a constant affine map: x * gain + offset.
+            self.gain = self.params.get_constant("gain", nd.array(conv["scale"] / std))
+            self.offset = self.params.get_constant("offset", nd.array(-mean / std))
+            self.features = nn.HybridSequential(prefix="")
+            for layer in _layers_until(max(self._tap_indices)):
+                self.features.add(layer)
+
+    def hybrid_forward(self, F, x, gain, offset):
+        h = F.broadcast_add(F.broadcast_mul(x, gain), offset)
+        outputs = []
+        for index, layer in enumerate(self.features):
+            h = layer(h)
+            if index in self._tap_indices:
+                outputs.append(h)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def freeze(self):
+        for p in self.collect_params().values():
+            p.grad_req = "null"
+        return self
+
+
+def load_loss_vgg(taps=("relu2_2",), weights=None, ctx=None, zoo_root=None):
+    """Build a frozen LossVGG16 with real ImageNet weights.
+
+    weights: path to the converted Caffe VGG16 features file; defaults to $GLUON_SR_VGG16. With
+    neither, the model zoo's vgg16(pretrained=True) is downloaded (needs internet) and its
+    own input convention is used. Returns (net, source) where source says which was used.
+    """
+    import mxnet as mx
+
+    ctx = ctx or [mx.cpu()]
+    weights = weights or os.environ.get(ENV_WEIGHTS) or None
+    if weights:
+        if not os.path.isfile(weights):
+            raise GluonSRError(f"{weights}: VGG16 weights file not found")
+        net = LossVGG16(taps, convention="caffe")
+        net.initialize(ctx=ctx)
+        try:
+            net.features.load_parameters(weights, ctx=ctx, ignore_extra=True)
+        except Exception as e:  # MXNet raises bare AssertionError/MXNetError on bad files
+            raise GluonSRError(f"{weights}: not a usable VGG16 features file ({describe(e)})")
+        source = {"convention": "caffe", "weights": os.path.basename(weights)}
+    else:
+        from mxnet.gluon.model_zoo import vision
+
+        try:
+            zoo = vision.vgg16(pretrained=True, ctx=ctx[0], **({"root": zoo_root} if zoo_root else {}))
+        except Exception as e:
+            raise GluonSRError(
+                "no VGG16 weights: pass --vgg PATH or set GLUON_SR_VGG16 "
+                f"(model zoo download failed: {describe(e)})")
+        net = LossVGG16(taps, convention="modelzoo")
+        net.initialize(ctx=ctx)
+        for index, layer in enumerate(net.features):
+            if isinstance(layer, nn.Conv2D):
+                layer.weight.set_data(zoo.features[index].weight.data())
+                layer.bias.set_data(zoo.features[index].bias.data())
+        source = {"convention": "modelzoo", "weights": "model_zoo:vgg16"}
+    net.freeze()
+    return net, source
+

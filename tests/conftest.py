@@ -1,0 +1,58 @@
+"""Shared fixtures: small synthetic images, and the real data/weights in ../shared when present."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gluon_sr  # noqa: F401  (thread setup before mxnet)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("GLUON_SR_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+VGG_FILE = os.path.join(SHARED, "weights", "vgg16_features_imagenet.params")
+SR_BENCH = os.path.join(SHARED, "data", "sr_bench")
+
+
+def smooth_image(rng, h, w):
+    """A natural-ish test image: smooth colour gradients plus a few edges and texture."""
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    img = np.stack([0.5 + 0.4 * np.sin(6 * xx + rng.uniform(0, 6)),
+                    0.5 + 0.4 * np.cos(5 * yy + rng.uniform(0, 6)),
+                    0.5 + 0.3 * np.sin(4 * (xx + yy))], axis=-1)
+    img[h // 3:h // 2, w // 4:w // 2] = rng.uniform(0, 1, size=3)
+    img += 0.05 * rng.standard_normal((h, w, 3))
+    return np.clip(img, 0, 1)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """Six small PNGs (one too small for 64 px crops), deterministic content."""
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    sizes = [(80, 96), (72, 72), (96, 80), (70, 90), (88, 88), (40, 50)]
+    for i, (h, w) in enumerate(sizes):
+        path = folder / ("sub" if i % 2 else "") / f"img{i}.png"
+        Image.fromarray((smooth_image(rng, h, w) * 255).astype(np.uint8)).save(path)
+    return str(folder)
+
+
+def save_png(path, h=20, w=24, seed=0, mode="RGB"):
+    rng = np.random.default_rng(seed)
+    arr = (smooth_image(rng, h, w) * 255).astype(np.uint8)
+    Image.fromarray(arr).convert(mode).save(path)
+    return str(path)
+
+
+@pytest.fixture
+def vgg_file():
+    if not os.path.exists(VGG_FILE):
+        pytest.skip(f"real VGG16 weights not found at {VGG_FILE} (../shared is absent)")
+    return VGG_FILE
+
+
+@pytest.fixture
+def sr_bench():
+    if not os.path.isdir(os.path.join(SR_BENCH, "Set5")):
+        pytest.skip(f"benchmark images not found at {SR_BENCH} (../shared is absent)")
+    return SR_BENCH

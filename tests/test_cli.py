@@ -1,0 +1,151 @@
+"""The three CLIs end to end, and every bad input: one line, exit code 2, no partial output."""
+import json
+import os
+import subprocess
+import sys
+
+import mxnet as mx
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, save_png
+from test_imageio import png_header_only
+from gluon_sr.archs import get_model
+from gluon_sr.model_store import save_model
+
+
+def run(script, *args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": REPO}
+    env.pop("GLUON_SR_DEBUG", None)
+    proc = subprocess.run([sys.executable, os.path.join(REPO, script), *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def assert_one_line_error(code, err, *words):
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) >= 1, err
+    for word in words:
+        assert word in err, (word, err)
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    net = get_model("edsr", scale=2, channels=8, num_blocks=1)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 4, 4)))
+    save_model(net, str(tmp_path / "models"), "tiny", {"task": "sr"})
+    return str(tmp_path / "models" / "tiny.json")
+
+
+def test_build_train_infer_end_to_end(image_folder, tmp_path):
+    code, out, err = run("data_prep/build.py", "--src", image_folder, "--out", tmp_path / "sh",
+                         "--scale", "2", "--crop", "32", "--crops-per-image", "4", "--quiet")
+    assert code == 0, err
+    assert "24 samples from 6 images" in out
+    code, out, err = run("train.py", "--shards", tmp_path / "sh", "--name", "cli", "--arch", "edsr",
+                         "--channels", "8", "--blocks", "1", "--feat-weight", "0",
+                         "--pixel-weight", "1", "--steps", "4", "--batch-size", "4",
+                         "--log-every", "2", "--run-dir", tmp_path / "run", "--out-dir",
+                         tmp_path / "params", "--quiet")
+    assert code == 0, err
+    meta = json.load(open(tmp_path / "params" / "cli.json"))
+    assert meta["training"]["command"].startswith("python train.py --shards")
+    photo = save_png(tmp_path / "photo.png", h=30, w=20)
+    code, out, err = run("infer.py", photo, "--model", tmp_path / "params" / "cli.json")
+    assert code == 0, err
+    assert "MP/s" in out
+    assert Image.open(tmp_path / "photo_x2.png").size == (40, 60)
+
+
+def test_batch_goes_on_past_a_bad_file(tmp_path, tiny_model):
+    good = save_png(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_text("not an image")
+    code, out, err = run("infer.py", good, tmp_path / "bad.png", "-o", tmp_path / "out",
+                         "--model", tiny_model)
+    assert_one_line_error(code, err, "bad.png", "1 of 2 image(s) failed")
+    assert os.listdir(tmp_path / "out") == ["good_x2.png"]
+
+
+def _truncated(p):
+    data = open(save_png(p / "full.png", h=64, w=64), "rb").read()
+    (p / "cut.png").write_bytes(data[: len(data) // 2])
+    return p / "cut.png"
+
+
+BAD_INPUTS = {
+    "missing": (lambda p: p / "missing.png", "no such file"),
+    "zero-byte": (lambda p: (p / "z.png").write_bytes(b"") and None or p / "z.png", "empty"),
+    "non-image": (lambda p: (p / "t.png").write_text("hi") and None or p / "t.png", "not an image"),
+    "truncated": (_truncated, "cut.png"),
+    "too small": (lambda p: save_png(p / "s.png", h=2, w=3), "too small"),
+    "absurd size": (lambda p: png_header_only(p / "huge.png", 90000, 90000), "too large"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_infer_bad_inputs(case, tmp_path, tiny_model):
+    make, word = BAD_INPUTS[case]
+    src = make(tmp_path)
+    before = set(os.listdir(tmp_path))
+    code, out, err = run("infer.py", src, "--model", tiny_model)
+    assert_one_line_error(code, err, word)
+    assert set(os.listdir(tmp_path)) == before        # no output, no temp file left
+
+
+def test_infer_unwritable_output(tmp_path, tiny_model):
+    src = save_png(tmp_path / "a.png")
+    code, _, err = run("infer.py", src, "-o", tmp_path / "no" / "dir" / "a_x2.png",
+                       "--model", tiny_model)
+    assert_one_line_error(code, err, "does not exist")
+    (tmp_path / "file").write_text("")
+    code, _, err = run("infer.py", src, "-o", tmp_path / "file" / "a_x2.png", "--model", tiny_model)
+    assert_one_line_error(code, err, "a_x2.png")
+
+
+def test_infer_corrupt_and_mismatched_params(tmp_path, tiny_model):
+    src = save_png(tmp_path / "a.png")
+    models = os.path.dirname(tiny_model)
+    with open(os.path.join(models, "tiny.params"), "r+b") as f:
+        f.seek(40)
+        f.write(b"\xff" * 16)
+    code, _, err = run("infer.py", src, "--model", tiny_model)
+    assert_one_line_error(code, err, "tiny.params")
+    # A params file of another width than its JSON says.
+    other = get_model("edsr", scale=2, channels=4, num_blocks=1)
+    other.initialize()
+    other(mx.nd.zeros((1, 3, 4, 4)))
+    other.save_parameters(os.path.join(models, "tiny.params"))
+    code, _, err = run("infer.py", src, "--model", tiny_model)
+    assert_one_line_error(code, err, "does not match tiny.json")
+    code, _, err = run("infer.py", src, "--model", "no_such_model")
+    assert_one_line_error(code, err, "no model named 'no_such_model'")
+    assert not os.path.exists(tmp_path / "a_x2.png")
+
+
+def test_train_on_corrupt_shard_and_build_on_missing_folder(image_folder, tmp_path):
+    code, _, err = run("data_prep/build.py", "--src", tmp_path / "nowhere", "--out", tmp_path / "o")
+    assert_one_line_error(code, err, "not found")
+    code, _, err = run("data_prep/build.py", "--src", image_folder, "--out", tmp_path / "sh",
+                       "--scale", "2", "--crop", "32", "--crops-per-image", "2", "--quiet")
+    assert code == 0, err
+    with open(tmp_path / "sh" / "shard_00000.params", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00" * 64)
+    code, _, err = run("train.py", "--shards", tmp_path / "sh", "--name", "x", "--arch", "edsr",
+                       "--channels", "4", "--blocks", "1", "--feat-weight", "0",
+                       "--pixel-weight", "1", "--steps", "2", "--batch-size", "2",
+                       "--run-dir", tmp_path / "run", "--out-dir", tmp_path / "p", "--quiet")
+    assert_one_line_error(code, err, "corrupt shard")
+    assert not os.path.exists(tmp_path / "p" / "x.params")
+
+
+def test_gray_input_gives_gray_output(tmp_path, tiny_model):
+    src = save_png(tmp_path / "g.png", mode="L")
+    code, _, err = run("infer.py", src, "--model", tiny_model)
+    assert code == 0, err
+    out = Image.open(tmp_path / "g_x2.png")
+    assert out.mode == "L" and out.size == (48, 40)

@@ -1,0 +1,68 @@
+import glob
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gluon_sr.color import match_histograms, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from gluon_sr.imresize import imresize
+from gluon_sr.metrics import psnr_y, ssim_y
+
+
+@pytest.mark.parametrize("scale", [0.25, 0.5, 2, 3])
+def test_imresize_reproduces_ramps_at_matlab_pixel_centres(scale):
+    # Keys' cubic (a = -0.5) reproduces linear functions exactly, with or without MATLAB's
+    # antialiasing, so away from the borders output pixel x (1-based) must hold the ramp's
+    # value at MATLAB's centre mapping u = x / scale + 0.5 * (1 - 1 / scale).
+    ramp = np.tile(np.arange(1, 41, dtype=np.float64), (3, 1))
+    out = imresize(ramp, output_shape=(3, int(40 * scale)))[1]
+    x = np.arange(1, len(out) + 1)
+    u = x / scale + 0.5 * (1 - 1 / scale)
+    inner = (u > 2 / min(scale, 1) + 1) & (u < 40 - 2 / min(scale, 1))
+    assert inner.sum() > 5
+    np.testing.assert_allclose(out[inner], u[inner], atol=1e-9)
+
+
+def test_imresize_keeps_constants_and_uint8():
+    img = np.full((12, 10, 3), 77, dtype=np.uint8)
+    out = imresize(img, 0.5)
+    assert out.dtype == np.uint8 and out.shape == (6, 5, 3) and (out == 77).all()
+    assert imresize(img, 3).shape == (36, 30, 3)
+
+
+def test_psnr_and_ssim_basics():
+    rng = np.random.default_rng(0)
+    a = rng.uniform(size=(32, 32, 3))
+    assert psnr_y(a, a) == float("inf")
+    assert ssim_y(a, a) == pytest.approx(1.0)
+    b = np.clip(a + 0.01, 0, 1)
+    y_diff = rgb_to_y(b) - rgb_to_y(a)
+    assert psnr_y(b, a) == pytest.approx(10 * np.log10(255 ** 2 / np.mean(y_diff ** 2)))
+    assert ssim_y(b, a) < 1.0
+    assert psnr_y(b, a, border=4) != psnr_y(b, a)
+
+
+def test_ycbcr_round_trip_and_histogram_matching():
+    rng = np.random.default_rng(1)
+    img = rng.uniform(size=(16, 16, 3))
+    np.testing.assert_allclose(ycbcr_to_rgb(rgb_to_ycbcr(img)), img, atol=1e-3)
+    ref = rng.uniform(size=(20, 20, 3)) ** 2
+    matched = match_histograms(img, ref)
+    for c in range(3):   # each channel now has the reference's quantiles
+        np.testing.assert_allclose(np.quantile(matched[..., c], [0.1, 0.5, 0.9]),
+                                   np.quantile(ref[..., c], [0.1, 0.5, 0.9]), atol=0.03)
+    # ranks are kept: matching is monotonic
+    assert (np.argsort(matched[..., 0].ravel()) == np.argsort(img[..., 0].ravel())).mean() > 0.99
+
+
+@pytest.mark.parametrize("scale,published", [(4, 28.42), (2, 33.66)])
+def test_bicubic_reproduces_published_set5(sr_bench, scale, published):
+    """The proof that the evaluation protocol is right (Set5 bicubic in SRCNN/EDSR tables)."""
+    scores = []
+    for path in sorted(glob.glob(os.path.join(sr_bench, "Set5", "*.png"))):
+        hr = np.asarray(Image.open(path).convert("RGB"))
+        hr = hr[:hr.shape[0] - hr.shape[0] % scale, :hr.shape[1] - hr.shape[1] % scale]
+        up = imresize(imresize(hr, 1 / scale), scale)
+        scores.append(psnr_y(up / 255.0, hr / 255.0, border=scale))
+    assert np.mean(scores) == pytest.approx(published, abs=0.05)

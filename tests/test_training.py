@@ -1,0 +1,108 @@
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluon_sr import checkpoint
+from gluon_sr.errors import GluonSRError
+from gluon_sr.model_store import load_model
+from gluon_sr.plotting import read_log
+from gluon_sr.shards import Recipe, build_shards
+from gluon_sr.training import TrainConfig, train
+
+
+@pytest.fixture
+def shards(image_folder, tmp_path):
+    out = tmp_path / "shards"
+    build_shards([image_folder], str(out),
+                 Recipe(scale=2, crop=32, crops_per_image=8, blur_sigma=0.5, shard_size=16),
+                 progress=False, log=lambda *_: None)
+    return str(out)
+
+
+def config(shards, tmp_path, name="m", **kw):
+    base = dict(shards=shards, name=name, arch="edsr", model_config=dict(channels=8, num_blocks=1),
+                steps=12, batch_size=4, lr=3e-3, feat_weight=0.0, pixel_weight=1.0,
+                pixel_kind="l1", log_every=3, checkpoint_every=6, run_dir=str(tmp_path / "run" / name),
+                out_dir=str(tmp_path / "params"), progress=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_short_run_lowers_the_loss_and_writes_everything(shards, tmp_path, image_folder):
+    cfg = config(shards, tmp_path, steps=60, log_every=10, val_dir=image_folder, val_every=30,
+                 val_images=2)
+    json_path = train(cfg, command="python train.py ...", log=lambda *_: None)
+    records = read_log(os.path.join(cfg.run_dir, "log.jsonl"))
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert losses[-1] < 0.7 * losses[0]
+    assert all(r["samples_per_s"] > 0 for r in records if "loss" in r)
+    assert [r["step"] for r in records if "val_psnr" in r] == [30, 60]
+    meta = json.load(open(json_path))
+    assert meta["arch"] == "edsr" and meta["config"]["scale"] == 2
+    assert meta["training"]["steps_done"] == 60 and meta["training"]["shard_manifest_sha256"]
+    assert meta["metrics"]["val_images"] == 2
+    for f in ("curves.png", "export/m-symbol.json", "export/m-0000.params"):
+        assert os.path.exists(os.path.join(cfg.run_dir, f)), f
+    net, _ = load_model(json_path)
+    assert net(mx.nd.zeros((1, 3, 8, 8))).shape == (1, 3, 16, 16)
+
+
+def test_killed_run_resumes_to_the_same_parameters(shards, tmp_path, monkeypatch):
+    straight = train(config(shards, tmp_path, name="a"), log=lambda *_: None)
+
+    real_save = checkpoint.save_checkpoint
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        raise KeyboardInterrupt          # killed right after the step-6 checkpoint
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(shards, tmp_path, name="b"), log=lambda *_: None)
+    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
+    messages = []
+    resumed = train(config(shards, tmp_path, name="b", resume=True), log=messages.append)
+    assert any("resumed b at step 6" in m for m in messages)
+
+    a = mx.nd.load(straight.replace(".json", ".params"))
+    b = mx.nd.load(resumed.replace(".json", ".params"))
+    for key in a:
+        np.testing.assert_allclose(b[key].asnumpy(), a[key].asnumpy(), rtol=1e-5, atol=1e-6)
+    steps = [r["step"] for r in read_log(str(tmp_path / "run" / "b" / "log.jsonl")) if "loss" in r]
+    assert steps == [3, 6, 9, 12]
+
+
+def test_existing_run_needs_resume_and_same_model(shards, tmp_path):
+    train(config(shards, tmp_path, steps=6), log=lambda *_: None)
+    with pytest.raises(GluonSRError, match="--resume"):
+        train(config(shards, tmp_path, steps=6), log=lambda *_: None)
+    with pytest.raises(GluonSRError, match="different model"):
+        train(config(shards, tmp_path, steps=6, resume=True,
+                     model_config=dict(channels=4, num_blocks=1)), log=lambda *_: None)
+
+
+def test_bad_options_are_user_errors(shards, tmp_path):
+    with pytest.raises(GluonSRError, match="nothing to learn"):
+        train(config(shards, tmp_path, pixel_weight=0.0), log=lambda *_: None)
+    with pytest.raises(GluonSRError, match="x2"):
+        train(config(shards, tmp_path, scale=4), log=lambda *_: None)
+    with pytest.raises(GluonSRError, match="batch size"):
+        train(config(shards, tmp_path, batch_size=1000), log=lambda *_: None)
+
+
+def test_two_cpu_contexts_split_the_batch(shards, tmp_path):
+    cfg = config(shards, tmp_path, ctx="cpu:2", steps=3, log_every=3)
+    meta = json.load(open(train(cfg, log=lambda *_: None)))
+    assert meta["training"]["devices"] == ["cpu(0)", "cpu(1)"]
+
+
+def test_perceptual_loss_with_real_vgg(shards, tmp_path, vgg_file):
+    cfg = config(shards, tmp_path, arch="srresnet_seed",
+                 model_config=dict(channels=8, num_blocks=1), feat_weight=1.0,
+                 pixel_weight=0.0, tv_weight=1.0, vgg=vgg_file, steps=3, log_every=3)
+    meta = json.load(open(train(cfg, log=lambda *_: None)))
+    assert meta["vgg"] == {"convention": "caffe", "weights": os.path.basename(vgg_file)}
+    record = read_log(os.path.join(cfg.run_dir, "log.jsonl"))[-1]
+    assert record["feat"] > 0 and record["tv"] > 0 and np.isfinite(record["loss"])
