@@ -1,0 +1,162 @@
+"""Standard SR evaluation: Y-channel PSNR/SSIM on benchmark sets, bicubic and shipped models.
+
+Protocol of the SR literature (as in EDSR / BasicSR): HR mod-cropped to the scale, LR made with
+MATLAB-compatible antialiased bicubic, bicubic baseline upscaled the same way, PSNR and SSIM on
+the BT.601 Y channel with `scale` border pixels removed.
+
+    python -m gluon_sr.evaluate --scale 4 --sets Set5 Set14 BSD100
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+from .errors import GluonSRError, run_cli
+from .fileio import atomic_write_json
+from .imageio import list_images, read_image, to_uint8
+from .imresize import imresize
+from .metrics import psnr_y, ssim_y
+
+# Published Y-channel PSNR / SSIM, quoted (not measured here). Bicubic, SRCNN and FSRCNN as
+# tabulated in the LapSRN paper (Lai et al. 2017).
+PUBLISHED = {
+    4: {"bicubic": {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027), "BSD100": (25.96, 0.6675)},
+        "SRCNN": {"Set5": (30.48, 0.8628), "Set14": (27.49, 0.7503), "BSD100": (26.90, 0.7101)},
+        "FSRCNN": {"Set5": (30.72, 0.8660), "Set14": (27.61, 0.7550), "BSD100": (26.98, 0.7150)}},
+    2: {"bicubic": {"Set5": (33.66, 0.9299), "Set14": (30.24, 0.8688), "BSD100": (29.56, 0.8431)},
+        "SRCNN": {"Set5": (36.66, 0.9542), "Set14": (32.45, 0.9067), "BSD100": (31.36, 0.8879)},
+        "FSRCNN": {"Set5": (37.05, 0.9560), "Set14": (32.66, 0.9090), "BSD100": (31.53, 0.8920)}},
+}
+DEFAULT_BENCH = os.environ.get("GLUON_SR_BENCH", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "shared", "data", "sr_bench"))
+
+
+def load_pairs(folder, scale):
+    """(name, HR uint8, LR uint8) for every image of a folder, by the benchmark protocol."""
+    pairs = []
+    for path in list_images([folder]):
+        hr = to_uint8(read_image(path).rgb)
+        hr = hr[:hr.shape[0] - hr.shape[0] % scale, :hr.shape[1] - hr.shape[1] % scale]
+        pairs.append((os.path.splitext(os.path.basename(path))[0], hr, imresize(hr, 1 / scale)))
+    if not pairs:
+        raise GluonSRError(f"{folder}: no images")
+    return pairs
+
+
+def score(pred, hr, scale, with_ssim=True):
+    pred, hr = pred.astype(np.float64) / 255.0, hr.astype(np.float64) / 255.0
+    return {"psnr": psnr_y(pred, hr, scale), "ssim": ssim_y(pred, hr, scale) if with_ssim else None}
+
+
+def evaluate_method(upscale, pairs, scale, with_ssim=True):
+    """Per-image scores of `upscale(lr_uint8) -> sr_uint8`, plus seconds per output MP."""
+    per_image, seconds, megapixels = {}, 0.0, 0.0
+    for name, hr, lr in pairs:
+        start = time.perf_counter()
+        sr = upscale(lr)
+        seconds += time.perf_counter() - start
+        megapixels += sr.shape[0] * sr.shape[1] / 1e6
+        per_image[name] = score(sr, hr, scale, with_ssim)
+    mean = {k: float(np.mean([v[k] for v in per_image.values()])) if with_ssim or k == "psnr"
+            else None for k in ("psnr", "ssim")}
+    return {"mean": mean, "per_image": per_image, "s_per_mp": seconds / megapixels}
+
+
+def model_upscaler(net, scale, ctx=None):
+    from .inference import run_network
+
+    def upscale(lr):
+        return to_uint8(run_network(net, lr.astype(np.float32) / 255.0, scale, ctx=ctx))
+    return upscale
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="Y-PSNR / SSIM of bicubic and models on SR benchmarks")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--bench", default=DEFAULT_BENCH, help="folder holding one folder per set")
+    p.add_argument("--sets", nargs="+", default=["Set5", "Set14", "BSD100"])
+    p.add_argument("--models", nargs="*", default=None,
+                   help="model names/paths (default: every shipped model of this scale)")
+    p.add_argument("--no-ssim", action="store_true", help="PSNR only (SSIM is slow on BSD100)")
+    p.add_argument("--out", default="eval.json", help="JSON with per-image numbers")
+    p.add_argument("--write-metrics", action="store_true",
+                   help="record the mean scores in each evaluated model's JSON sidecar")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    from .model_store import PARAMS_DIR, available_models, load_model, resolve
+
+    args = parse_args(argv)
+    names = args.models
+    if names is None:
+        names = []
+        for name in available_models():
+            with open(os.path.join(PARAMS_DIR, name + ".json")) as f:
+                meta = json.load(f)
+            if meta.get("task", "sr") == "sr" and meta["config"]["scale"] == args.scale:
+                names.append(name)
+    models, sidecars = {}, {}
+    for name in names:
+        net, meta = load_model(name)
+        sidecars[name] = resolve(name)[0]
+        if meta["config"]["scale"] != args.scale:
+            raise GluonSRError(f"model {name} is x{meta['config']['scale']}, not x{args.scale}")
+        net.hybridize(static_alloc=True)
+        models[name] = net
+    results = {"scale": args.scale, "protocol": "Y (BT.601) PSNR/SSIM, border=scale, MATLAB "
+               "bicubic LR", "sets": {}, "published": PUBLISHED.get(args.scale, {})}
+    for set_name in args.sets:
+        folder = os.path.join(args.bench, set_name)
+        if not os.path.isdir(folder):
+            raise GluonSRError(f"{folder}: benchmark set not found (use --bench)")
+        pairs = load_pairs(folder, args.scale)
+        rows = {"bicubic": evaluate_method(lambda lr: imresize(lr, args.scale), pairs, args.scale,
+                                           not args.no_ssim)}
+        for name, net in models.items():
+            rows[name] = evaluate_method(model_upscaler(net, args.scale), pairs, args.scale,
+                                         not args.no_ssim)
+        results["sets"][set_name] = rows
+    print_table(results)
+    atomic_write_json(args.out, results)
+    print(f"wrote {args.out}")
+    if args.write_metrics:
+        for name, path in sidecars.items():
+            with open(path) as f:
+                meta = json.load(f)
+            bench = meta.setdefault("metrics", {}).setdefault("benchmarks", {})
+            for set_name, rows in results["sets"].items():
+                bench[f"{set_name}_x{args.scale}"] = {
+                    **{k: round(v, 4) for k, v in rows[name]["mean"].items() if v is not None},
+                    "bicubic_psnr": round(rows["bicubic"]["mean"]["psnr"], 4)}
+            meta["metrics"]["benchmark_protocol"] = results["protocol"]
+            atomic_write_json(path, meta)
+            print(f"updated {path}")
+    return 0
+
+
+def print_table(results):
+    sets = list(results["sets"])
+    header = f"{'x' + str(results['scale']):<22}" + "".join(f"{s:>18}" for s in sets) + f"{'s/MP':>8}"
+    print(header)
+    print("-" * len(header))
+    methods = list(next(iter(results["sets"].values())))
+    for method in methods:
+        cells = []
+        for s in sets:
+            m = results["sets"][s][method]["mean"]
+            cells.append(f"{m['psnr']:.2f}" + (f" / {m['ssim']:.4f}" if m["ssim"] is not None else ""))
+        speed = np.mean([results["sets"][s][method]["s_per_mp"] for s in sets])
+        print(f"{method:<22}" + "".join(f"{c:>18}" for c in cells) + f"{speed:>8.2f}")
+    for method, row in results["published"].items():
+        cells = [f"{row[s][0]:.2f} / {row[s][1]:.4f}" if s in row else "-" for s in sets]
+        print(f"{method + ' (quoted)':<22}" + "".join(f"{c:>18}" for c in cells))
+
+
+if __name__ == "__main__":
+    import gluon_sr  # noqa: F401
+
+    run_cli(main)

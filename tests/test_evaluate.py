@@ -1,0 +1,59 @@
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from conftest import save_png
+from gluon_sr import evaluate
+from gluon_sr.archs import get_model
+from gluon_sr.imresize import imresize
+from gluon_sr.metrics import psnr_y
+from gluon_sr.model_store import save_model
+
+
+@pytest.fixture
+def bench(tmp_path):
+    for i, (h, w) in enumerate([(34, 41), (40, 40)]):
+        (tmp_path / "bench" / "Tiny").mkdir(parents=True, exist_ok=True)
+        save_png(tmp_path / "bench" / "Tiny" / f"im{i}.png", h=h, w=w, seed=i)
+    return str(tmp_path / "bench")
+
+
+def test_evaluation_table_and_sidecar_metrics(bench, tmp_path, capsys):
+    net = get_model("edsr", scale=2, channels=4, num_blocks=1)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 4, 4)))
+    json_path = save_model(net, str(tmp_path / "m"), "tiny", {"task": "sr"})
+    out = tmp_path / "eval.json"
+    assert evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models",
+                          json_path, "--out", str(out), "--write-metrics"]) == 0
+    results = json.load(open(out))
+    rows = results["sets"]["Tiny"]
+    # The bicubic row is the protocol applied by hand: mod-crop, MATLAB down/up, Y-PSNR.
+    from PIL import Image
+
+    hr = np.asarray(Image.open(os.path.join(bench, "Tiny", "im0.png")))[:34, :40]
+    up = imresize(imresize(hr, 0.5), 2)
+    assert rows["bicubic"]["per_image"]["im0"]["psnr"] == pytest.approx(
+        psnr_y(up / 255.0, hr / 255.0, 2))
+    assert set(rows[json_path]["per_image"]) == {"im0", "im1"}
+    assert rows[json_path]["s_per_mp"] > 0
+    meta = json.load(open(json_path))
+    assert meta["metrics"]["benchmarks"]["Tiny_x2"]["psnr"] == pytest.approx(
+        rows[json_path]["mean"]["psnr"], abs=1e-4)
+    printed = capsys.readouterr().out
+    assert "FSRCNN (quoted)" in printed and "bicubic" in printed
+
+
+def test_wrong_scale_model_is_refused(bench, tmp_path):
+    from gluon_sr.errors import GluonSRError
+
+    net = get_model("edsr", scale=4, channels=4, num_blocks=1)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 4, 4)))
+    json_path = save_model(net, str(tmp_path / "m"), "x4", {"task": "sr"})
+    with pytest.raises(GluonSRError, match="not x2"):
+        evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models", json_path,
+                       "--out", str(tmp_path / "e.json")])
