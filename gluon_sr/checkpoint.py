@@ -3,11 +3,10 @@
 Files are named by step; `latest.json`, replaced last, names the complete set. A crash while
 writing leaves the previous checkpoint in force, never a half-written one.
 """
-import json
 import os
 
 from .errors import GluonSRError, describe
-from .fileio import atomic_path, atomic_write_json
+from .fileio import atomic_path, atomic_write_json, read_json_if_exists
 
 LATEST = "latest.json"
 
@@ -30,14 +29,7 @@ def save_checkpoint(run_dir, step, net, trainer, state, keep=2):
 
 def read_latest(run_dir):
     """The saved state of run_dir's latest checkpoint, or None if it has none."""
-    path = os.path.join(run_dir, LATEST)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise GluonSRError(f"{path}: unreadable checkpoint record ({e})")
+    return read_json_if_exists(os.path.join(run_dir, LATEST), "checkpoint record")
 
 
 def restore_checkpoint(run_dir, state, net, trainer, ctx):

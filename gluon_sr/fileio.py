@@ -47,3 +47,16 @@ def sha256_file(path, chunk=1 << 20):
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def read_json_if_exists(path, what):
+    """Parsed JSON at `path`, None if there is no file; a damaged file is a GluonSRError."""
+    from .errors import GluonSRError
+
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise GluonSRError(f"{path}: unreadable {what} ({e})")

@@ -6,7 +6,6 @@ sha256, and every skipped source file with the reason. Builds are deterministic 
 `seed` and source folder, and resumable: shards whose checksum matches are kept.
 """
 import fnmatch
-import json
 import multiprocessing
 import os
 import zlib
@@ -17,7 +16,7 @@ import numpy as np
 
 from .degrade import RESIZERS, downscale, random_crops
 from .errors import GluonSRError, describe
-from .fileio import atomic_nd_save, atomic_write_json, sha256_file
+from .fileio import atomic_nd_save, atomic_write_json, read_json_if_exists, sha256_file
 from .imageio import list_images
 
 MANIFEST = "manifest.json"
@@ -135,14 +134,7 @@ def _vgg_features(vgg, hr_nchw_uint8, batch=16):
 
 
 def _load_manifest(out_dir):
-    path = os.path.join(out_dir, MANIFEST)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise GluonSRError(f"{path}: unreadable manifest ({e}); delete it to rebuild")
+    return read_json_if_exists(os.path.join(out_dir, MANIFEST), "manifest (delete it to rebuild)")
 
 
 def build_shards(sources, out_dir, recipe, workers=1, vgg_weights=None, progress=True,
