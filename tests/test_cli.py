@@ -149,3 +149,15 @@ def test_gray_input_gives_gray_output(tmp_path, tiny_model):
     assert code == 0, err
     out = Image.open(tmp_path / "g_x2.png")
     assert out.mode == "L" and out.size == (48, 40)
+
+
+def test_folder_input_mirrors_subfolders_into_a_sibling_folder(image_folder, tmp_path, tiny_model):
+    # Two files of the same name in different subfolders must not overwrite each other.
+    save_png(os.path.join(image_folder, "sub", "img0.png"), h=12, w=14)
+    code, out, err = run("infer.py", image_folder, "--model", tiny_model)
+    assert code == 0, err
+    produced = sorted(os.path.relpath(os.path.join(r, f), image_folder + "_x2")
+                      for r, _, files in os.walk(image_folder + "_x2") for f in files)
+    assert produced == ["img0_x2.png", "img2_x2.png", "img4_x2.png", "sub/img0_x2.png",
+                        "sub/img1_x2.png", "sub/img3_x2.png", "sub/img5_x2.png"]
+    assert Image.open(os.path.join(image_folder + "_x2", "sub", "img0_x2.png")).size == (28, 24)
