@@ -65,6 +65,45 @@ def evaluate_method(upscale, pairs, scale, with_ssim=True):
     return {"mean": mean, "per_image": per_image, "s_per_mp": seconds / megapixels}
 
 
+def detail_crop(hr, size):
+    """Top-left corner of the size x size window with the most edge energy (the telling part)."""
+    y = hr.astype(np.float64).mean(axis=2)
+    energy = np.abs(np.diff(y, axis=0))[:, :-1] + np.abs(np.diff(y, axis=1))[:-1]
+    size = min(size, energy.shape[0], energy.shape[1])
+    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = (integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size]
+            + integral[:-size, :-size])
+    top, left = np.unravel_index(np.argmax(sums), sums.shape)
+    return int(top), int(left), size
+
+
+def comparison_figure(path, title, hr, lr, outputs, scale, crop=96):
+    """LR (nearest) / each method / HR, zoomed on the most detailed crop, with Y-PSNR labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .fileio import atomic_path
+
+    top, left, size = detail_crop(hr, crop)
+    window = (slice(top, top + size), slice(left, left + size))
+    lr_up = np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1)
+    panels = [("LR (nearest)", lr_up, None)] + [
+        (name, img, score(img, hr, scale, False)["psnr"]) for name, img in outputs.items()
+    ] + [("HR", hr, None)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.0))
+    for ax, (name, img, psnr) in zip(axes, panels):
+        ax.imshow(img[window], interpolation="nearest")
+        ax.set_title(name if psnr is None else f"{name}\n{psnr:.2f} dB", fontsize=9)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
 def model_upscaler(net, scale, ctx=None):
     from .inference import run_network
 
@@ -82,6 +121,10 @@ def parse_args(argv=None):
                    help="model names/paths (default: every shipped model of this scale)")
     p.add_argument("--no-ssim", action="store_true", help="PSNR only (SSIM is slow on BSD100)")
     p.add_argument("--out", default="eval.json", help="JSON with per-image numbers")
+    p.add_argument("--figures", default=None, metavar="DIR",
+                   help="write a zoomed comparison figure per set (PNG) into DIR")
+    p.add_argument("--figure-image", nargs="*", default=["butterfly", "zebra", "86000"],
+                   help="image (file stem) to show per set; the first one found in a set")
     p.add_argument("--write-metrics", action="store_true",
                    help="record the mean scores in each evaluated model's JSON sidecar")
     return p.parse_args(argv)
@@ -120,6 +163,16 @@ def main(argv=None):
             rows[name] = evaluate_method(model_upscaler(net, args.scale), pairs, args.scale,
                                          not args.no_ssim)
         results["sets"][set_name] = rows
+        if args.figures:
+            os.makedirs(args.figures, exist_ok=True)
+            chosen = next((p for p in pairs if p[0] in args.figure_image), pairs[0])
+            name, hr, lr = chosen
+            outputs = {"bicubic": imresize(lr, args.scale)}
+            outputs.update({m: model_upscaler(net, args.scale)(lr) for m, net in models.items()})
+            figure = os.path.join(args.figures, f"compare_{set_name}_{name}_x{args.scale}.png")
+            comparison_figure(figure, f"{set_name} / {name}, x{args.scale}", hr, lr, outputs,
+                              args.scale)
+            print(f"wrote {figure}")
     print_table(results)
     atomic_write_json(args.out, results)
     print(f"wrote {args.out}")

@@ -57,3 +57,21 @@ def test_wrong_scale_model_is_refused(bench, tmp_path):
     with pytest.raises(GluonSRError, match="not x2"):
         evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models", json_path,
                        "--out", str(tmp_path / "e.json")])
+
+
+def test_detail_crop_finds_the_textured_corner():
+    img = np.zeros((60, 80, 3), np.uint8)
+    img[40:60, 50:70] = (np.indices((20, 20)).sum(0) % 2 * 255)[..., None]   # checkerboard
+    top, left, size = evaluate.detail_crop(img, 16)
+    assert size == 16 and 40 <= top <= 44 and 50 <= left <= 54
+
+
+def test_comparison_figure_is_written(bench, tmp_path):
+    out = tmp_path / "figs"
+    assert evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models",
+                          "--figures", str(out), "--out", str(tmp_path / "e.json")]) == 0
+    files = os.listdir(out)
+    assert len(files) == 1 and files[0].startswith("compare_Tiny_")
+    from PIL import Image
+
+    assert Image.open(out / files[0]).size[0] > 300
