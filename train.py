@@ -63,6 +63,9 @@ def parse_args(argv=None):
     g.add_argument("--run-dir", default="", help="checkpoints, logs, curves (default runs/NAME)")
     g.add_argument("--out-dir", default=None, help="where NAME.params/json go (default params/)")
     g.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    g.add_argument("--init", default="", metavar="MODEL",
+                   help="start from a trained model's weights (name in params/ or NAME.json), "
+                        "e.g. to fine-tune a shipped model on your own photos")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 

@@ -98,7 +98,7 @@ def comparison_figure(path, title, hr, lr, outputs, scale, crop=96):
         ax.set_title(name if psnr is None else f"{name}\n{psnr:.2f} dB", fontsize=9)
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)

@@ -56,6 +56,7 @@ class TrainConfig:
     run_dir: str = ""
     out_dir: str = PARAMS_DIR
     resume: bool = False
+    init: str = ""                      # start from a trained model's weights (fine-tuning)
     progress: bool = True
 
     def validate(self):
@@ -162,6 +163,8 @@ def train(cfg, command="", log=print):
     # activation variance in every block of a norm-free residual body: a 16-block EDSR then
     # starts with outputs in the hundreds.
     net.initialize(mx.init.Xavier(rnd_type="uniform", factor_type="in", magnitude=1), ctx=ctx)
+    if cfg.init and not cfg.resume:
+        _load_initial_weights(net, cfg.init, ctx)
     net.hybridize(static_alloc=True, static_shape=True)
 
     vgg, vgg_source = None, None
@@ -297,6 +300,17 @@ def train(cfg, command="", log=print):
     export_model(net, os.path.join(run_dir, "export", cfg.name))
     log(f"saved {json_path} ({step} steps, {wall / 60:.1f} min)")
     return json_path
+
+
+def _load_initial_weights(net, name_or_path, ctx):
+    """Load a trained model's weights into `net`; architectures must match exactly."""
+    from .model_store import load_model, resolve
+
+    source, _ = load_model(name_or_path)
+    if model_spec(source) != model_spec(net):
+        raise GluonSRError(f"--init {name_or_path}: its architecture {model_spec(source)} "
+                           f"differs from the one being trained {model_spec(net)}")
+    net.load_parameters(resolve(name_or_path)[1], ctx=ctx)
 
 
 def _truncate_log(log_path, step):

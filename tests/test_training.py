@@ -106,3 +106,15 @@ def test_perceptual_loss_with_real_vgg(shards, tmp_path, vgg_file):
     assert meta["vgg"] == {"convention": "caffe", "weights": os.path.basename(vgg_file)}
     record = read_log(os.path.join(cfg.run_dir, "log.jsonl"))[-1]
     assert record["feat"] > 0 and record["tv"] > 0 and np.isfinite(record["loss"])
+
+
+def test_init_from_a_trained_model_starts_from_its_weights(shards, tmp_path):
+    first = train(config(shards, tmp_path, name="base", steps=6), log=lambda *_: None)
+    tuned = train(config(shards, tmp_path, name="tuned", steps=1, lr=1e-9, init=first),
+                  log=lambda *_: None)
+    a, b = mx.nd.load(first.replace(".json", ".params")), mx.nd.load(tuned.replace(".json", ".params"))
+    for key in a:
+        np.testing.assert_allclose(b[key].asnumpy(), a[key].asnumpy(), atol=1e-6)
+    with pytest.raises(GluonSRError, match="differs"):
+        train(config(shards, tmp_path, name="other", init=first,
+                     model_config=dict(channels=4, num_blocks=1)), log=lambda *_: None)
