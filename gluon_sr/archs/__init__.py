@@ -2,6 +2,7 @@
 from dataclasses import asdict, fields
 
 from .sr_resnet import SRResNet, SRResNetConfig
+from .transform_net import TransformNet, TransformNetConfig
 
 # Named presets. Each maps to (network class, config class, preset defaults).
 MODELS = {
@@ -15,6 +16,8 @@ MODELS = {
     "edsr": (SRResNet, SRResNetConfig, dict(block="johnson", norm="none", head_kernel=3,
                                               tail_kernel=3, upsampler="subpixel",
                                               long_skip=True, num_blocks=12)),
+    # Johnson et al. 2016 style transfer network (Table 1) with instance norm.
+    "transform_net": (TransformNet, TransformNetConfig, {}),
 }
 
 

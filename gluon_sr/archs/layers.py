@@ -29,9 +29,11 @@ class FewChannelConv2D(HybridBlock):
     and the extra outputs are sliced away (they get no gradient).
     """
 
-    def __init__(self, channels, kernel, in_channels, compute_channels=16, **kwargs):
+    def __init__(self, channels, kernel, in_channels, compute_channels=16, padding=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.channels, self.kernel = channels, kernel
+        self.padding = kernel // 2 if padding is None else padding
         self.extra = max(0, compute_channels - channels)
         with self.name_scope():
             self.weight = self.params.get("weight", shape=(channels, in_channels, kernel, kernel))
@@ -47,7 +49,7 @@ class FewChannelConv2D(HybridBlock):
             weight = F.concat(weight, zeros_w, dim=0)
             bias = F.concat(bias, zeros_b, dim=0)
         out = F.Convolution(x, weight, bias, kernel=(self.kernel, self.kernel),
-                            pad=(self.kernel // 2, self.kernel // 2),
+                            pad=(self.padding, self.padding),
                             num_filter=self.channels + self.extra)
         if self.extra:
             out = F.slice_axis(out, axis=1, begin=0, end=self.channels)
