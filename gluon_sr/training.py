@@ -123,42 +123,117 @@ def _batches(dataset, batch_size, seed, start_step):
         epoch, skip = epoch + 1, 0
 
 
+class SRTask:
+    """What is specific to super-resolution: data, network, loss, validation, metadata.
+
+    The training loop (`run_training`) asks a task for: `net`, `batches(start_step)`,
+    `losses(batch, net, ctx)` (per-device (total, parts) pairs, called inside
+    autograd.record), `validate(net, step)` (a log record or None), `spec_extra` and `meta()`.
+    """
+
+    task = "sr"
+
+    def __init__(self, cfg, ctx, log=print):
+        from .validation import SRValidator
+        from .vgg import load_loss_vgg
+
+        self.cfg = cfg
+        self.dataset = dataset = ShardDataset(
+            cfg.shards, augment=cfg.augment,
+            use_features=cfg.use_shard_features and cfg.feat_weight > 0, seed=cfg.seed)
+        recipe = self.recipe = dataset.recipe
+        self.scale = scale = recipe["scale"]
+        if cfg.scale and cfg.scale != scale:
+            raise GluonSRError(f"--scale {cfg.scale} but the shards in {cfg.shards} are x{scale}")
+        if len(dataset) < cfg.batch_size * len(ctx) or cfg.batch_size < len(ctx):
+            raise GluonSRError(f"batch size {cfg.batch_size} does not fit {len(dataset)} "
+                               f"samples on {len(ctx)} device(s)")
+        if dataset.use_features and recipe["vgg_layer"] != cfg.feat_layer:
+            log(f"note: shards hold {recipe['vgg_layer']} targets but --feat-layer is "
+                f"{cfg.feat_layer}; computing targets on the fly")
+            dataset.use_features = False
+            dataset.augment = cfg.augment
+        try:
+            self.net = get_model(cfg.arch, scale=scale, **cfg.model_config)
+        except (TypeError, ValueError) as e:
+            raise GluonSRError(f"model: {e}")
+        self.vgg, self.vgg_source = None, None
+        if cfg.feat_weight > 0:
+            self.vgg, self.vgg_source = load_loss_vgg((cfg.feat_layer,), weights=cfg.vgg or None,
+                                                      ctx=ctx)
+            self.vgg.hybridize(static_alloc=True, static_shape=True)
+            if dataset.use_features and recipe.get("vgg_convention") != self.vgg_source["convention"]:
+                raise GluonSRError("the shards' VGG targets were made with the "
+                                   f"{recipe.get('vgg_convention')} VGG weights, training uses "
+                                   f"{self.vgg_source['convention']}; rebuild shards or pass "
+                                   "--no-shard-features")
+        self.loss_fn = SRLoss(cfg, self.vgg)
+        self.data_hash = manifest_hash(cfg.shards)
+        self.validator = None
+        if cfg.val_dir:
+            self.validator = SRValidator(cfg.val_dir, scale, recipe["blur_sigma"],
+                                         recipe["resize"], max_images=cfg.val_images)
+        self.last_val = None
+
+    def batches(self, start_step):
+        return _batches(self.dataset, self.cfg.batch_size, self.cfg.seed, start_step)
+
+    def losses(self, batch, net, ctx):
+        from mxnet import autograd, gluon
+
+        def load(array):
+            return gluon.utils.split_and_load(array, ctx, even_split=False)
+
+        xs = [x.astype("float32") / 255.0 for x in load(batch[0])]
+        ys = [y.astype("float32") / 255.0 for y in load(batch[1])]
+        if self.dataset.use_features:
+            targets = load(batch[2])
+        else:
+            with autograd.pause():
+                targets = [self.loss_fn.target_features(y) for y in ys]
+        return [self.loss_fn(net(x), y, t) for x, y, t in zip(xs, ys, targets)]
+
+    def validate(self, net, step, ctx):
+        if not self.validator:
+            return None
+        self.last_val = self.validator.evaluate(net, ctx)
+        return {"step": step, "val_psnr": self.last_val,
+                "bicubic_psnr": self.validator.bicubic_psnr,
+                "message": f"step {step}: val Y-PSNR {self.last_val:.3f} dB "
+                           f"(bicubic {self.validator.bicubic_psnr:.3f})"}
+
+    def meta(self):
+        v = self.validator
+        return {
+            "task": "sr", "scale": self.scale, "vgg": self.vgg_source,
+            "training": {"shard_recipe": self.recipe,
+                         "shard_sources": self.dataset.manifest.get("sources"),
+                         "shard_manifest_sha256": self.data_hash,
+                         "num_samples": len(self.dataset)},
+            "metrics": ({"val_dir": self.cfg.val_dir, "val_images": len(v.pairs),
+                         "val_psnr_y": self.last_val, "bicubic_psnr_y": v.bicubic_psnr}
+                        if v else {}),
+        }
+
+
 def train(cfg, command="", log=print):
     """Train an SR network as configured; returns the path of the written model JSON."""
+    cfg.validate()
+    ctx = parse_contexts(cfg.gpus, cfg.ctx)
+    return run_training(cfg, SRTask(cfg, ctx, log), ctx, command, log)
+
+
+def run_training(cfg, task, ctx, command="", log=print):
+    """The task-independent loop: optimiser, schedule, resume, logs, checkpoints, final save."""
     import mxnet as mx
     from mxnet import autograd, gluon
     from tqdm import tqdm
 
-    from .validation import SRValidator
-    from .vgg import load_loss_vgg
-
-    cfg.validate()
-    ctx = parse_contexts(cfg.gpus, cfg.ctx)
     mx.random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     run_dir = cfg.run_dir or os.path.join("runs", cfg.name)
     os.makedirs(run_dir, exist_ok=True)
-
-    dataset = ShardDataset(cfg.shards, augment=cfg.augment,
-                           use_features=cfg.use_shard_features and cfg.feat_weight > 0,
-                           seed=cfg.seed)
-    recipe = dataset.recipe
-    scale = recipe["scale"]
-    if cfg.scale and cfg.scale != scale:
-        raise GluonSRError(f"--scale {cfg.scale} but the shards in {cfg.shards} are x{scale}")
-    if len(dataset) < cfg.batch_size * len(ctx) or cfg.batch_size < len(ctx):
-        raise GluonSRError(f"batch size {cfg.batch_size} does not fit {len(dataset)} samples "
-                           f"on {len(ctx)} device(s)")
-    if dataset.use_features and (recipe["vgg_layer"] != cfg.feat_layer):
-        log(f"note: shards hold {recipe['vgg_layer']} targets but --feat-layer is "
-            f"{cfg.feat_layer}; computing targets on the fly")
-        dataset.use_features = False
-        dataset.augment = cfg.augment
-
-    try:
-        net = get_model(cfg.arch, scale=scale, **cfg.model_config)
-    except (TypeError, ValueError) as e:
-        raise GluonSRError(f"model: {e}")
+    net = task.net
     # Uniform(+-1/sqrt(fan_in)), PyTorch's default scale. He init (magnitude 2) doubles the
     # activation variance in every block of a norm-free residual body: a 16-block EDSR then
     # starts with outputs in the hundreds.
@@ -167,23 +242,11 @@ def train(cfg, command="", log=print):
         _load_initial_weights(net, cfg.init, ctx)
     net.hybridize(static_alloc=True, static_shape=True)
 
-    vgg, vgg_source = None, None
-    if cfg.feat_weight > 0:
-        vgg, vgg_source = load_loss_vgg((cfg.feat_layer,), weights=cfg.vgg or None, ctx=ctx)
-        vgg.hybridize(static_alloc=True, static_shape=True)
-        if dataset.use_features and recipe.get("vgg_convention") != vgg_source["convention"]:
-            raise GluonSRError("the shards' VGG targets were made with the "
-                               f"{recipe.get('vgg_convention')} VGG weights, training uses "
-                               f"{vgg_source['convention']}; rebuild shards or pass "
-                               "--no-shard-features")
-    loss_fn = SRLoss(cfg, vgg)
-
     trainer = gluon.Trainer(net.collect_params(), "adam",
                             {"learning_rate": cfg.lr, "beta1": 0.9, "beta2": 0.999},
                             kvstore=cfg.kvstore)
     schedule = make_schedule(cfg)
     spec = model_spec(net)
-    data_hash = manifest_hash(cfg.shards)
 
     start_step, elapsed_before = 0, 0.0
     log_path = os.path.join(run_dir, "log.jsonl")
@@ -196,8 +259,8 @@ def train(cfg, command="", log=print):
                 raise GluonSRError(f"{run_dir}: checkpoint is of a different model "
                                    f"({state.get('spec')}); use another --name")
             ckpt.restore_checkpoint(run_dir, state, net, trainer, ctx)
-            if state.get("data") != data_hash:
-                log("warning: the shards changed since the checkpoint was written")
+            if state.get("data") != task.data_hash:
+                log("warning: the training data changed since the checkpoint was written")
             start_step, elapsed_before = state["step"], state.get("elapsed_s", 0.0)
             log(f"resumed {cfg.name} at step {start_step}")
             _truncate_log(log_path, start_step)
@@ -207,23 +270,17 @@ def train(cfg, command="", log=print):
     else:
         open(log_path, "w").close()
 
-    validator = None
-    if cfg.val_dir:
-        validator = SRValidator(cfg.val_dir, scale, recipe["blur_sigma"], recipe["resize"],
-                                max_images=cfg.val_images)
-
     def write_checkpoint(step):
         ckpt.save_checkpoint(run_dir, step, net, trainer,
-                        {"spec": spec, "data": data_hash,
-                         "elapsed_s": elapsed_before + time.time() - t_start})
+                             {"spec": spec, "data": task.data_hash,
+                              "elapsed_s": elapsed_before + time.time() - t_start})
         plot_training_curves(log_path, os.path.join(run_dir, "curves.png"), cfg.name)
 
     def write_log(record):
         with open(log_path, "a") as f:
             f.write(json.dumps(record) + "\n")
 
-    last_val = None
-    batches = _batches(dataset, cfg.batch_size, cfg.seed, start_step)
+    batches = task.batches(start_step)
     t_start = time.time()
     interval_start, interval_samples = time.time(), 0
     sums = {}
@@ -235,16 +292,8 @@ def train(cfg, command="", log=print):
         while step < cfg.steps:
             batch = next(batches)
             trainer.set_learning_rate(schedule(step))
-            xs = gluon.utils.split_and_load(batch[0], ctx, even_split=False)
-            ys = gluon.utils.split_and_load(batch[1], ctx, even_split=False)
-            feats = (gluon.utils.split_and_load(batch[2], ctx, even_split=False)
-                     if dataset.use_features else [None] * len(ctx))
-            xs = [x.astype("float32") / 255.0 for x in xs]
-            ys = [y.astype("float32") / 255.0 for y in ys]
-            targets = [f if f is not None else loss_fn.target_features(y)
-                       for f, y in zip(feats, ys)]
             with autograd.record():
-                results = [loss_fn(net(x), y, t) for x, y, t in zip(xs, ys, targets)]
+                results = task.losses(batch, net, ctx)
             autograd.backward([total for total, _ in results])
             trainer.step(cfg.batch_size)
             for _, parts in results:
@@ -269,33 +318,24 @@ def train(cfg, command="", log=print):
                 write_log(record)
                 bar.set_postfix(loss=f"{record['loss']:.4g}", sps=f"{samples_per_s:.1f}")
                 sums, interval_samples, interval_start = {}, 0, time.time()
-            if validator and (step % cfg.val_every == 0 or step == cfg.steps):
-                last_val = validator.evaluate(net, ctx[0])
-                write_log({"step": step, "val_psnr": last_val,
-                           "bicubic_psnr": validator.bicubic_psnr})
-                bar.write(f"step {step}: val Y-PSNR {last_val:.3f} dB "
-                          f"(bicubic {validator.bicubic_psnr:.3f})")
+            if step % cfg.val_every == 0 or step == cfg.steps:
+                record = task.validate(net, step, ctx[0])
+                if record:
+                    bar.write(record.pop("message"))
+                    write_log(record)
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 write_checkpoint(step)
     finally:
         bar.close()
 
     wall = elapsed_before + time.time() - t_start
-    train_record = {k: v for k, v in asdict(cfg).items()
-                    if k not in ("resume", "progress", "out_dir", "run_dir", "gpus", "ctx")}
-    meta = {
-        "task": "sr", "scale": scale,
-        "vgg": vgg_source,
-        "training": {**train_record, "command": command, "shard_recipe": recipe,
-                     "shard_sources": dataset.manifest.get("sources"),
-                     "shard_manifest_sha256": data_hash, "num_samples": len(dataset),
-                     "steps_done": step, "wall_time_s": round(wall, 1),
-                     "samples_per_s": round(samples_per_s, 3),
-                     "devices": [str(c) for c in ctx]},
-        "metrics": ({"val_dir": cfg.val_dir, "val_images": len(validator.pairs),
-                     "val_psnr_y": last_val, "bicubic_psnr_y": validator.bicubic_psnr}
-                    if validator else {}),
-    }
+    meta = task.meta()
+    options = {k: v for k, v in asdict(cfg).items()
+               if k not in ("resume", "progress", "out_dir", "run_dir", "gpus", "ctx")}
+    meta["training"] = {**options, "command": command, **meta.get("training", {}),
+                        "steps_done": step, "wall_time_s": round(wall, 1),
+                        "samples_per_s": round(samples_per_s, 3),
+                        "devices": [str(c) for c in ctx]}
     json_path = save_model(net, cfg.out_dir, cfg.name, meta)
     export_model(net, os.path.join(run_dir, "export", cfg.name))
     log(f"saved {json_path} ({step} steps, {wall / 60:.1f} min)")
