@@ -1,6 +1,7 @@
-"""Train a super-resolution network on shards made by data_prep/build.py.
+"""Train a super-resolution network (on build.py shards) or a style transfer network.
 
     python train.py --shards shards/ --scale 4 --name my_x4
+    python train.py --task style --style-image mosaic.jpg --content photos/ --name mosaic
 """
 import argparse
 import shlex
@@ -12,17 +13,18 @@ from gluon_sr.errors import run_cli
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--shards", required=True, help="folder written by data_prep/build.py")
+    p.add_argument("--task", choices=("sr", "style"), default="sr")
+    p.add_argument("--shards", default="", help="folder written by data_prep/build.py")
     p.add_argument("--name", required=True, help="model name: params/NAME.params + NAME.json")
     p.add_argument("--scale", type=int, default=0, help="check the shards are of this scale")
     g = p.add_argument_group("network")
-    g.add_argument("--arch", default="srresnet_seed",
-                   help="srresnet_seed (seed 002), johnson_sr (Johnson et al. Table 2) or "
-                        "edsr (no-norm fidelity net)")
+    g.add_argument("--arch", default=None,
+                   help="SR: srresnet_seed (default; seed 002), johnson_sr (Johnson et al. "
+                        "Table 2) or edsr (no-norm fidelity net); style: transform_net")
     g.add_argument("--channels", type=int)
     g.add_argument("--blocks", type=int, dest="num_blocks")
-    g.add_argument("--norm", choices=("batch", "none"))
-    g.add_argument("--upsampler", choices=("deconv", "pixelshuffle", "subpixel"))
+    g.add_argument("--norm", choices=("batch", "instance", "none"))
+    g.add_argument("--upsampler", choices=("deconv", "pixelshuffle", "subpixel", "resize"))
     g.add_argument("--output", choices=("linear", "tanh"))
     g.add_argument("--global-skip", choices=("none", "nearest"))
     g.add_argument("--res-scale", type=float)
@@ -30,8 +32,9 @@ def parse_args(argv=None):
     g.add_argument("--head-kernel", type=int)
     g.add_argument("--tail-kernel", type=int)
     g = p.add_argument_group("loss")
-    g.add_argument("--feat-weight", type=float, default=1.0, help="VGG feature loss weight")
-    g.add_argument("--feat-layer", default="relu2_2")
+    g.add_argument("--feat-weight", "--content-weight", type=float, default=1.0,
+                   dest="feat_weight", help="VGG feature (content) loss weight")
+    g.add_argument("--feat-layer", "--content-layer", default="relu2_2", dest="feat_layer")
     g.add_argument("--pixel-weight", type=float, default=0.0)
     g.add_argument("--pixel-loss", choices=("l1", "l2"), default="l2", dest="pixel_kind")
     g.add_argument("--tv-weight", type=float, default=0.0)
@@ -40,6 +43,15 @@ def parse_args(argv=None):
                                              "else the model zoo download)")
     g.add_argument("--no-shard-features", action="store_false", dest="use_shard_features",
                    help="ignore VGG targets stored in the shards")
+    g = p.add_argument_group("style transfer (--task style)")
+    g.add_argument("--style-image", default="")
+    g.add_argument("--content", nargs="+", default=[], help="folder(s) of content photos")
+    g.add_argument("--image-size", type=int, default=256, help="content crop side")
+    g.add_argument("--style-size", type=int, default=0,
+                   help="resize the style image's shorter side to this (0 = as it is)")
+    g.add_argument("--style-weight", type=float, default=1.0)
+    g.add_argument("--style-layers", nargs="+", default=["relu1_2", "relu2_2", "relu3_3",
+                                                         "relu4_3"])
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int, default=2000)
     g.add_argument("--batch-size", type=int, default=8, help="global batch (all devices)")
@@ -82,6 +94,9 @@ def main(argv=None):
     if options["out_dir"] is None:
         del options["out_dir"]
     model_config = {k: getattr(args, k) for k in MODEL_KEYS if getattr(args, k) is not None}
+    if options["arch"] is None:
+        options["arch"] = "transform_net" if args.task == "style" else "srresnet_seed"
+    options["style_layers"] = tuple(options["style_layers"])
     cfg = TrainConfig(model_config=model_config, progress=not args.quiet, **options)
     command = "python train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     train(cfg, command=command)

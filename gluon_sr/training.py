@@ -26,6 +26,7 @@ from .shards import manifest_hash
 class TrainConfig:
     shards: str
     name: str
+    task: str = "sr"                    # sr | style
     arch: str = "srresnet_seed"
     model_config: dict = field(default_factory=dict)
     scale: int = 0                      # 0 = take it from the shards
@@ -58,6 +59,16 @@ class TrainConfig:
     resume: bool = False
     init: str = ""                      # start from a trained model's weights (fine-tuning)
     progress: bool = True
+    # style transfer (task "style"): feat_weight / feat_layer are the content loss
+    style_image: str = ""
+    content: list = field(default_factory=list)
+    image_size: int = 256
+    style_size: int = 0                 # 0 = the style image as it is
+    style_weight: float = 1.0
+    style_layers: tuple = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+
+    def run_path(self):
+        return self.run_dir or os.path.join("runs", self.name)
 
     def validate(self):
         if self.steps < 1 or self.batch_size < 1:
@@ -66,7 +77,11 @@ class TrainConfig:
             raise GluonSRError("--lr must be > 0")
         if self.feat_weight < 0 or self.pixel_weight < 0 or self.tv_weight < 0:
             raise GluonSRError("loss weights must be >= 0")
-        if self.feat_weight == 0 and self.pixel_weight == 0:
+        if self.task not in ("sr", "style"):
+            raise GluonSRError(f"--task must be sr or style, got {self.task!r}")
+        if self.task == "sr" and not self.shards:
+            raise GluonSRError("--shards is required (build them with data_prep/build.py)")
+        if self.task == "sr" and self.feat_weight == 0 and self.pixel_weight == 0:
             raise GluonSRError("both --feat-weight and --pixel-weight are 0: nothing to learn")
         if self.pixel_kind not in ("l1", "l2") or self.tv_kind not in ("l1", "l2"):
             raise GluonSRError("--pixel-loss and --tv-loss must be l1 or l2")
@@ -217,10 +232,16 @@ class SRTask:
 
 
 def train(cfg, command="", log=print):
-    """Train an SR network as configured; returns the path of the written model JSON."""
+    """Train an SR or style network as configured; returns the path of the model JSON."""
     cfg.validate()
     ctx = parse_contexts(cfg.gpus, cfg.ctx)
-    return run_training(cfg, SRTask(cfg, ctx, log), ctx, command, log)
+    if cfg.task == "style":
+        from .style_training import StyleTask
+
+        task = StyleTask(cfg, ctx, log)
+    else:
+        task = SRTask(cfg, ctx, log)
+    return run_training(cfg, task, ctx, command, log)
 
 
 def run_training(cfg, task, ctx, command="", log=print):
@@ -231,7 +252,7 @@ def run_training(cfg, task, ctx, command="", log=print):
 
     mx.random.seed(cfg.seed)
     np.random.seed(cfg.seed)
-    run_dir = cfg.run_dir or os.path.join("runs", cfg.name)
+    run_dir = cfg.run_path()
     os.makedirs(run_dir, exist_ok=True)
     net = task.net
     # Uniform(+-1/sqrt(fan_in)), PyTorch's default scale. He init (magnitude 2) doubles the

@@ -118,3 +118,20 @@ def test_init_from_a_trained_model_starts_from_its_weights(shards, tmp_path):
     with pytest.raises(GluonSRError, match="differs"):
         train(config(shards, tmp_path, name="other", init=first,
                      model_config=dict(channels=4, num_blocks=1)), log=lambda *_: None)
+
+
+def test_style_training_runs_and_writes_previews(image_folder, tmp_path, vgg_file):
+    style = os.path.join(image_folder, "img0.png")
+    cfg = TrainConfig(shards="", name="st", task="style", arch="transform_net",
+                      model_config=dict(channels=4, num_blocks=1), content=[image_folder],
+                      style_image=style, image_size=32, style_weight=1e-3, tv_weight=1.0,
+                      vgg=vgg_file, steps=4, batch_size=2, log_every=2, checkpoint_every=4,
+                      val_dir=image_folder, val_every=4, val_images=2,
+                      run_dir=str(tmp_path / "run"), out_dir=str(tmp_path / "params"),
+                      progress=False)
+    meta = json.load(open(train(cfg, log=lambda *_: None)))
+    assert meta["task"] == "style" and meta["style"]["image"] == "img0.png"
+    assert meta["metrics"]["val_images"] == 2 and meta["metrics"]["val_style_loss"] > 0
+    records = read_log(os.path.join(cfg.run_dir, "log.jsonl"))
+    assert {"content", "style", "tv"} <= set(records[0])
+    assert os.path.exists(os.path.join(cfg.run_dir, "preview_0000004.png"))
