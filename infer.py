@@ -1,6 +1,8 @@
-"""Upscale images with a trained gluon-sr model.
+"""Upscale or stylise images with gluon-sr models.
 
     python infer.py photo.png                 # -> photo_x4.png with the shipped sr_x4 model
+    python infer.py photo.jpg --style mosaic  # -> photo_mosaic.png (feed-forward network)
+    python infer.py photo.jpg --style-image painting.jpg --optimize   # Gatys et al.
     python infer.py photos/                   # -> photos_x4/ (subfolders mirrored)
     python infer.py a.png b.jpg photos/ -o out/ --model sr_x4
 """
@@ -24,6 +26,25 @@ def parse_args(argv=None):
     p.add_argument("--hist-match", action="store_true",
                    help="match output colours to the bicubic upscale (seed 002 post-process)")
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
+    g = p.add_argument_group("style transfer")
+    g.add_argument("--style", default=None, metavar="NAME",
+                   help="stylise with a trained style network (params/NAME.json)")
+    g.add_argument("--style-image", default=None,
+                   help="with --optimize: the painting whose style to copy (Gatys et al.)")
+    g.add_argument("--optimize", action="store_true",
+                   help="optimise the pixels (slow; the yardstick for the networks)")
+    g.add_argument("--iters", type=int, default=300)
+    g.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
+    g.add_argument("--content-weight", type=float, default=1.0)
+    g.add_argument("--style-weight", type=float, default=1.0)
+    g.add_argument("--tv-weight", type=float, default=0.0)
+    g.add_argument("--vgg", default="", help="VGG16 weights for --optimize")
+    g.add_argument("--size", type=int, default=0,
+                   help="working resolution: longer side in pixels (0 = as it is)")
+    g.add_argument("--preserve-color", action="store_true",
+                   help="transfer only luminance; keep the photo's colours")
+    g.add_argument("--strength", type=float, default=1.0,
+                   help="blend: 1 = fully stylised, 0 = the photo")
     return p.parse_args(argv)
 
 
@@ -42,23 +63,70 @@ def expand_inputs(inputs):
     return found
 
 
-def output_path(src, root, output, scale, single):
+def output_path(src, root, output, suffix, single):
     """Where the upscaled `src` goes.
 
     A file from a folder keeps its place below that folder, mirrored into -o or, without -o,
-    into a sibling folder FOLDER_xS (so a re-run never upscales earlier outputs, and equal
+    into a sibling folder FOLDER_SUFFIX (so a re-run never redoes earlier outputs, and equal
     names in different subfolders do not collide). A named file goes beside its input, into
     -o if that is a folder, or to -o itself for a single input with an image suffix.
     """
-    name = os.path.splitext(os.path.basename(src))[0] + f"_x{scale}.png"
+    name = os.path.splitext(os.path.basename(src))[0] + f"_{suffix}.png"
     if root is not None:
-        out_root = output or os.path.normpath(root) + f"_x{scale}"
+        out_root = output or os.path.normpath(root) + f"_{suffix}"
         return os.path.join(out_root, os.path.relpath(os.path.dirname(src), root), name)
     if output is None:
         return os.path.join(os.path.dirname(src), name)
     if single and output.lower().endswith(IMAGE_SUFFIXES):
         return output
     return os.path.join(output, name)
+
+
+def make_stylizer(args, ctx):
+    """(function LoadedImage -> (rgb, alpha, seconds), output suffix) for the style options."""
+    import time
+
+    from gluon_sr.imageio import read_image
+    from gluon_sr.model_store import load_model
+    from gluon_sr.stylize import finish, run_transform, working_copy
+
+    if not 0.0 <= args.strength <= 1.0:
+        raise GluonSRError("--strength must be between 0 and 1")
+    if args.optimize:
+        if not args.style_image:
+            raise GluonSRError("--optimize needs --style-image PAINTING")
+        from gluon_sr.gatys import STYLE_LAYERS, StyleObjective, optimise
+        from gluon_sr.vgg import load_loss_vgg
+
+        vgg, _ = load_loss_vgg(tuple(dict.fromkeys((*STYLE_LAYERS, "relu2_2"))),
+                               weights=args.vgg or None, ctx=[ctx])
+        style = working_copy(read_image(args.style_image).rgb, args.size)
+        suffix = os.path.splitext(os.path.basename(args.style_image))[0] + "_gatys"
+
+        def run(image):
+            start = time.perf_counter()
+            content = working_copy(image.rgb, args.size)
+            objective = StyleObjective(vgg, content, style, content_weight=args.content_weight,
+                                       style_weight=args.style_weight, tv_weight=args.tv_weight,
+                                       ctx=ctx)
+            out, _ = optimise(objective, content, iters=args.iters, optimizer=args.optimizer,
+                              log_every=max(1, args.iters // 10))
+            return finish(out, content, args.preserve_color, args.strength), None, \
+                time.perf_counter() - start
+        return run, suffix
+    if args.style_image:
+        raise GluonSRError("--style-image goes with --optimize; for a trained network use --style")
+    net, meta = load_model(args.style, ctx=ctx)
+    if meta.get("task") != "style":
+        raise GluonSRError(f"model {args.style} is not a style transfer model")
+
+    def run(image):
+        start = time.perf_counter()
+        content = working_copy(image.rgb, args.size)
+        out = run_transform(net, content, tile=args.tile, ctx=ctx)
+        return finish(out, content, args.preserve_color, args.strength), None, \
+            time.perf_counter() - start
+    return run, args.style
 
 
 def main(argv=None):
@@ -79,11 +147,20 @@ def main(argv=None):
     if args.output and not single and args.output.lower().endswith(IMAGE_SUFFIXES):
         raise GluonSRError(f"-o {args.output} names a file but there are {len(jobs)} inputs")
 
-    net, meta = load_model(args.model, ctx=ctx)
-    if meta.get("task", "sr") != "sr":
-        raise GluonSRError(f"model {args.model} is a {meta.get('task')} model, not super-resolution")
-    scale = int(meta["config"]["scale"])
-    net.hybridize(static_alloc=True)
+    if args.style or args.optimize or args.style_image:
+        process, suffix = make_stylizer(args, ctx)
+    else:
+        net, meta = load_model(args.model, ctx=ctx)
+        if meta.get("task", "sr") != "sr":
+            raise GluonSRError(f"model {args.model} is a {meta.get('task')} model; "
+                               "use --style NAME")
+        scale = int(meta["config"]["scale"])
+        suffix = f"x{scale}"
+        net.hybridize(static_alloc=True)
+
+        def process(image):
+            return upscale_image(net, image, scale, tile=args.tile,
+                                 hist_match=args.hist_match, ctx=ctx)
 
     failures = []
     for src, root in jobs:
@@ -92,9 +169,8 @@ def main(argv=None):
             if min(image.size) < 4:
                 raise GluonSRError(f"{src}: image too small ({image.size[0]}x{image.size[1]}); "
                                    "need at least 4x4")
-            rgb, alpha, seconds = upscale_image(net, image, scale, tile=args.tile,
-                                                hist_match=args.hist_match, ctx=ctx)
-            dst = output_path(src, root, args.output, scale, single)
+            rgb, alpha, seconds = process(image)
+            dst = output_path(src, root, args.output, suffix, single)
             if root is not None or (args.output and not single):
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
             write_image(dst, rgb, alpha, bit_depth=image.bit_depth, gray=image.gray)

@@ -120,3 +120,26 @@ def preserve_colour(stylised, content):
 def blend(stylised, content, strength):
     """strength 1 = fully stylised, 0 = the content image."""
     return (strength * stylised + (1 - strength) * content).astype(np.float32)
+
+
+def working_copy(rgb, size):
+    """The image resized so that its longer side is `size` (0 = unchanged)."""
+    from PIL import Image
+
+    if not size or max(rgb.shape[:2]) == size:
+        return rgb
+    h, w = rgb.shape[:2]
+    scale = size / max(h, w)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    chans = [np.asarray(Image.fromarray(rgb[..., c].astype(np.float32), mode="F")
+                        .resize(new, Image.BICUBIC)) for c in range(3)]
+    return np.clip(np.stack(chans, axis=-1), 0, 1).astype(np.float32)
+
+
+def finish(stylised, content, preserve_color=False, strength=1.0):
+    """Colour preservation and strength, applied to any stylised result."""
+    if preserve_color:
+        stylised = preserve_colour(stylised, content)
+    if strength != 1.0:
+        stylised = blend(stylised, content, strength)
+    return stylised

@@ -161,3 +161,36 @@ def test_folder_input_mirrors_subfolders_into_a_sibling_folder(image_folder, tmp
     assert produced == ["img0_x2.png", "img2_x2.png", "img4_x2.png", "sub/img0_x2.png",
                         "sub/img1_x2.png", "sub/img3_x2.png", "sub/img5_x2.png"]
     assert Image.open(os.path.join(image_folder + "_x2", "sub", "img0_x2.png")).size == (28, 24)
+
+
+@pytest.fixture
+def tiny_style(tmp_path):
+    net = get_model("transform_net", channels=4, num_blocks=1)
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, 8, 8)))
+    save_model(net, str(tmp_path / "models"), "tiny_style", {"task": "style"})
+    return str(tmp_path / "models" / "tiny_style.json")
+
+
+def test_infer_with_a_style_network(tmp_path, tiny_style):
+    src = save_png(tmp_path / "photo.png", h=30, w=42)
+    code, out, err = run("infer.py", src, "--style", tiny_style, "--size", "40",
+                         "--preserve-color", "--strength", "0.5", "-o", tmp_path / "out.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "out.png").size == (40, 29)
+    code, _, err = run("infer.py", src, "--style", tiny_style, "--strength", "2")
+    assert_one_line_error(code, err, "--strength")
+    code, _, err = run("infer.py", src, "--model", tiny_style)
+    assert_one_line_error(code, err, "--style")
+
+
+def test_infer_gatys_optimisation(tmp_path, vgg_file):
+    src = save_png(tmp_path / "photo.png", h=24, w=24)
+    style = save_png(tmp_path / "painting.png", h=24, w=24, seed=5)
+    code, out, err = run("infer.py", src, "--style-image", style, "--optimize", "--iters", "3",
+                         "--vgg", vgg_file)
+    assert code == 0, err
+    assert "iter    1" in out
+    assert Image.open(tmp_path / "photo_painting_gatys.png").size == (24, 24)
+    code, _, err = run("infer.py", src, "--optimize")
+    assert_one_line_error(code, err, "--style-image")
