@@ -145,9 +145,9 @@ class StyleTask:
         self.last_val = None
 
     def batches(self, start_step):
-        from .training import _batches
+        from .training import epoch_batches
 
-        return _batches(self.dataset, self.cfg.batch_size, self.cfg.seed, start_step)
+        return epoch_batches(self.dataset, self.cfg.batch_size, self.cfg.seed, start_step)
 
     def losses(self, batch, net, ctx):
         from mxnet import autograd

@@ -1,8 +1,10 @@
-"""The super-resolution training loop: shards in, a trained `params/NAME.params` + JSON out.
+"""Training: a task-independent loop (`run_training`) and the super-resolution task.
 
-Loss = w_feat * l_feat(VGG tap) + w_pix * l_pixel + w_tv * l_TV, averaged over the global batch.
-Batches are split over devices with `split_and_load`; the Trainer reduces gradients through a
-kvstore. Checkpoints (atomic) allow `--resume` at the exact step, with the same data order.
+SR loss = w_feat * l_feat(VGG tap) + w_pix * l_pixel + w_tv * l_TV, averaged over the global
+batch (the style task is in style_training.py). Batches are split over devices with
+`split_and_load`; the Trainer reduces gradients through a kvstore. Atomic checkpoints allow
+`--resume` at the exact step with the same data order. The result is `params/NAME.params`
+plus its JSON sidecar.
 """
 import json
 import os
@@ -125,7 +127,7 @@ class SRLoss:
         return sum(parts.values()), parts
 
 
-def _batches(dataset, batch_size, seed, start_step):
+def epoch_batches(dataset, batch_size, seed, start_step):
     """Endless batches from `start_step` on, epoch by epoch, deterministic for the seed."""
     from mxnet import gluon
 
@@ -191,7 +193,7 @@ class SRTask:
         self.last_val = None
 
     def batches(self, start_step):
-        return _batches(self.dataset, self.cfg.batch_size, self.cfg.seed, start_step)
+        return epoch_batches(self.dataset, self.cfg.batch_size, self.cfg.seed, start_step)
 
     def losses(self, batch, net, ctx):
         from mxnet import autograd, gluon
