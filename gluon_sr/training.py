@@ -225,6 +225,7 @@ class SRTask:
             "task": "sr", "scale": self.scale, "vgg": self.vgg_source,
             "training": {"shard_recipe": self.recipe,
                          "shard_sources": self.dataset.manifest.get("sources"),
+                         "shard_exclude": self.dataset.manifest.get("exclude", []),
                          "shard_manifest_sha256": self.data_hash,
                          "num_samples": len(self.dataset)},
             "metrics": ({"val_dir": self.cfg.val_dir, "val_images": len(v.pairs),
