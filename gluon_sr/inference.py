@@ -9,8 +9,14 @@ import numpy as np
 
 from .errors import GluonSRError
 
-DEFAULT_TILE = 192          # input pixels per tile side
 MAX_OUTPUT_PIXELS = 400_000_000
+
+
+def default_tile(net):
+    """Input pixels per tile side. Nets that compute at input resolution (sub-pixel output)
+    take large tiles; nets with layers at output resolution use scale^2 more memory per pixel."""
+    config = getattr(net, "config", None)
+    return 512 if getattr(config, "upsampler", "") == "subpixel" else 192
 
 
 def _forward(net, chw, ctx):
@@ -44,7 +50,8 @@ def run_network(net, rgb, scale, tile=None, ctx=None):
                            f"({h * w * scale * scale / 1e6:.0f} MP; limit {MAX_OUTPUT_PIXELS / 1e6:.0f} MP)")
     chw = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
     if tile is None:
-        tile = DEFAULT_TILE if h * w > 1.5 * DEFAULT_TILE ** 2 else 0
+        tile = default_tile(net)
+        tile = tile if h * w > 1.5 * tile ** 2 else 0
     if not tile or (h <= tile and w <= tile):
         out = _forward(net, chw, ctx)
     else:

@@ -54,10 +54,15 @@ def test_large_images_are_tiled_automatically(monkeypatch):
     calls = []
     real_forward = inference._forward
     monkeypatch.setattr(inference, "_forward", lambda *a: calls.append(1) or real_forward(*a))
-    monkeypatch.setattr(inference, "DEFAULT_TILE", 16)
+    monkeypatch.setattr(inference, "default_tile", lambda net: 16)
     auto = run_network(net, img, 2)
     assert len(calls) == 16
     np.testing.assert_allclose(auto, run_network(net, img, 2, tile=0), atol=1e-4)
+
+
+def test_default_tile_follows_where_the_net_computes():
+    assert inference.default_tile(get_model("edsr", scale=4)) == 512
+    assert inference.default_tile(get_model("srresnet_seed", scale=4)) == 192
 
 
 def test_tile_spans_cover_exactly_once():

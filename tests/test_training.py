@@ -135,3 +135,21 @@ def test_style_training_runs_and_writes_previews(image_folder, tmp_path, vgg_fil
     records = read_log(os.path.join(cfg.run_dir, "log.jsonl"))
     assert {"content", "style", "tv"} <= set(records[0])
     assert os.path.exists(os.path.join(cfg.run_dir, "preview_0000004.png"))
+
+
+def test_stored_vgg_targets_give_the_same_loss_as_computed_ones(image_folder, tmp_path, vgg_file):
+    out = tmp_path / "feat_shards"
+    build_shards([image_folder], str(out),
+                 Recipe(scale=2, crop=32, crops_per_image=4, blur_sigma=0.5, shard_size=8,
+                        vgg_layer="relu2_2"), vgg_weights=vgg_file, progress=False,
+                 log=lambda *_: None)
+    losses = {}
+    for stored in (True, False):
+        cfg = config(str(out), tmp_path, name=f"s{stored}", arch="srresnet_seed",
+                     model_config=dict(channels=8, num_blocks=1), feat_weight=1.0,
+                     pixel_weight=0.0, vgg=vgg_file, steps=2, log_every=1, lr=1e-9,
+                     augment=False, use_shard_features=stored)
+        train(cfg, log=lambda *_: None)
+        losses[stored] = read_log(os.path.join(cfg.run_dir, "log.jsonl"))[0]["feat"]
+    # float16 storage of the targets is the only difference
+    assert losses[True] == pytest.approx(losses[False], rel=1e-3)
