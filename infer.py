@@ -111,8 +111,8 @@ def make_stylizer(args, ctx):
                                        ctx=ctx)
             out, _ = optimise(objective, content, iters=args.iters, optimizer=args.optimizer,
                               log_every=max(1, args.iters // 10))
-            return finish(out, content, args.preserve_color, args.strength), None, \
-                time.perf_counter() - start
+            return finish(out, content, args.preserve_color, args.strength), \
+                working_alpha(image, args.size), time.perf_counter() - start
         return run, suffix
     if args.style_image:
         raise GluonSRError("--style-image goes with --optimize; for a trained network use --style")
@@ -124,9 +124,18 @@ def make_stylizer(args, ctx):
         start = time.perf_counter()
         content = working_copy(image.rgb, args.size)
         out = run_transform(net, content, tile=args.tile, ctx=ctx)
-        return finish(out, content, args.preserve_color, args.strength), None, \
-            time.perf_counter() - start
-    return run, args.style
+        return finish(out, content, args.preserve_color, args.strength), \
+            working_alpha(image, args.size), time.perf_counter() - start
+    return run, os.path.splitext(os.path.basename(args.style))[0]
+
+
+def working_alpha(image, size):
+    """The input's alpha at the working resolution, so stylised images keep transparency."""
+    from gluon_sr.stylize import working_copy
+
+    if image.alpha is None:
+        return None
+    return working_copy(image.alpha[..., None].repeat(3, axis=2), size)[..., 0]
 
 
 def main(argv=None):
@@ -147,7 +156,8 @@ def main(argv=None):
     if args.output and not single and args.output.lower().endswith(IMAGE_SUFFIXES):
         raise GluonSRError(f"-o {args.output} names a file but there are {len(jobs)} inputs")
 
-    if args.style or args.optimize or args.style_image:
+    stylising = bool(args.style or args.optimize or args.style_image)
+    if stylising:
         process, suffix = make_stylizer(args, ctx)
     else:
         net, meta = load_model(args.model, ctx=ctx)
@@ -173,7 +183,9 @@ def main(argv=None):
             dst = output_path(src, root, args.output, suffix, single)
             if root is not None or (args.output and not single):
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
-            write_image(dst, rgb, alpha, bit_depth=image.bit_depth, gray=image.gray)
+            # A stylised grayscale photo takes the painting's colours; keep them.
+            write_image(dst, rgb, alpha, bit_depth=image.bit_depth,
+                        gray=image.gray and not (stylising and not args.preserve_color))
         except GluonSRError as e:
             if single:
                 raise

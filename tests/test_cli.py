@@ -194,3 +194,17 @@ def test_infer_gatys_optimisation(tmp_path, vgg_file):
     assert Image.open(tmp_path / "photo_painting_gatys.png").size == (24, 24)
     code, _, err = run("infer.py", src, "--optimize")
     assert_one_line_error(code, err, "--style-image")
+
+
+def test_stylised_images_keep_alpha_and_gray_photos_gain_colour(tmp_path, tiny_style):
+    rgba = np.zeros((20, 24, 4), np.uint8)
+    rgba[..., :3], rgba[..., 3] = 120, 200
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    code, _, err = run("infer.py", tmp_path / "a.png", "--style", tiny_style)
+    assert code == 0, err
+    out = Image.open(tmp_path / "a_tiny_style.png")
+    assert out.mode == "RGBA" and np.asarray(out)[..., 3].min() == 200
+    gray = save_png(tmp_path / "g.png", mode="L")
+    code, _, err = run("infer.py", gray, "--style", tiny_style)
+    assert code == 0, err
+    assert Image.open(tmp_path / "g_tiny_style.png").mode == "RGB"
