@@ -23,8 +23,9 @@ def parse_args(argv=None):
     p.add_argument("--model", default="sr_x4", help="model name in params/ or path to NAME.json")
     p.add_argument("--tile", type=int, default=None,
                    help="tile side in input pixels (0 = never tile; default: tile large images)")
-    p.add_argument("--hist-match", action="store_true",
-                   help="match output colours to the bicubic upscale (seed 002 post-process)")
+    p.add_argument("--hist-match", action=argparse.BooleanOptionalAction, default=None,
+                   help="match output colours to the bicubic upscale (seed 002 post-process; "
+                   "default: on for models trained with a VGG feature loss)")
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
     g = p.add_argument_group("style transfer")
     g.add_argument("--style", default=None, metavar="NAME",
@@ -143,7 +144,7 @@ def main(argv=None):
 
     from gluon_sr.imageio import read_image, write_image
     from gluon_sr.inference import upscale_image
-    from gluon_sr.model_store import load_model
+    from gluon_sr.model_store import inference_defaults, load_model
 
     args = parse_args(argv)
     if args.tile is not None and args.tile < 0:
@@ -167,10 +168,12 @@ def main(argv=None):
         scale = int(meta["config"]["scale"])
         suffix = f"x{scale}"
         net.hybridize(static_alloc=True)
+        hist_match = (inference_defaults(meta)["hist_match"] if args.hist_match is None
+                      else args.hist_match)
 
         def process(image):
-            return upscale_image(net, image, scale, tile=args.tile,
-                                 hist_match=args.hist_match, ctx=ctx)
+            return upscale_image(net, image, scale, tile=args.tile, hist_match=hist_match,
+                                 ctx=ctx)
 
     failures = []
     for src, root in jobs:

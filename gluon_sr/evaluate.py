@@ -51,8 +51,44 @@ def score(pred, hr, scale, with_ssim=True):
     return {"psnr": psnr_y(pred, hr, scale), "ssim": ssim_y(pred, hr, scale) if with_ssim else None}
 
 
-def evaluate_method(upscale, pairs, scale, with_ssim=True):
-    """Per-image scores of `upscale(lr_uint8) -> sr_uint8`, plus seconds per output MP."""
+class FeatureDistance:
+    """Johnson et al.'s l_feat to HR, ||phi(SR) - phi(HR)||^2 / (C H W), at each VGG16 tap.
+
+    The perceptual models' target: lower than bicubic and than the pixel-loss models. Values
+    depend on the VGG weights' input convention (recorded in the results).
+    """
+
+    def __init__(self, layers, weights=None):
+        from .vgg import load_loss_vgg
+
+        self.layers = tuple(layers)
+        self.vgg, self.source = load_loss_vgg(self.layers, weights=weights)
+        self.vgg.hybridize()
+        self._hr_cache = {}
+
+    def _features(self, img):
+        import mxnet as mx
+
+        x = mx.nd.array(img.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+        out = self.vgg(x)
+        return [out] if len(self.layers) == 1 else list(out)
+
+    def __call__(self, name, sr, hr):
+        from mxnet import nd
+
+        from .losses import feature_loss
+
+        if name not in self._hr_cache:      # every method is compared with the same HR
+            self._hr_cache = {name: self._features(hr)}
+        return {layer: float(feature_loss(nd, f, t).asscalar())
+                for layer, f, t in zip(self.layers, self._features(sr), self._hr_cache[name])}
+
+
+def evaluate_method(upscale, pairs, scale, with_ssim=True, features=None):
+    """Per-image scores of `upscale(lr_uint8) -> sr_uint8`, plus seconds per output MP.
+
+    features: a FeatureDistance to add VGG feature distances to HR to the scores.
+    """
     per_image, seconds, megapixels = {}, 0.0, 0.0
     for name, hr, lr in pairs:
         start = time.perf_counter()
@@ -60,8 +96,11 @@ def evaluate_method(upscale, pairs, scale, with_ssim=True):
         seconds += time.perf_counter() - start
         megapixels += sr.shape[0] * sr.shape[1] / 1e6
         per_image[name] = score(sr, hr, scale, with_ssim)
-    mean = {k: float(np.mean([v[k] for v in per_image.values()])) if with_ssim or k == "psnr"
-            else None for k in ("psnr", "ssim")}
+        if features is not None:
+            per_image[name].update(features(name, sr, hr))
+    first = per_image[pairs[0][0]]
+    mean = {k: None if first[k] is None else float(np.mean([v[k] for v in per_image.values()]))
+            for k in first}
     return {"mean": mean, "per_image": per_image, "s_per_mp": seconds / megapixels}
 
 
@@ -104,11 +143,13 @@ def comparison_figure(path, title, hr, lr, outputs, scale, crop=96):
     plt.close(fig)
 
 
-def model_upscaler(net, scale, ctx=None):
-    from .inference import run_network
+def model_upscaler(net, scale, hist_match=False, ctx=None):
+    from .imageio import LoadedImage
+    from .inference import upscale_image
 
     def upscale(lr):
-        return to_uint8(run_network(net, lr.astype(np.float32) / 255.0, scale, ctx=ctx))
+        image = LoadedImage(lr.astype(np.float32) / 255.0, alpha=None, bit_depth=8, gray=False)
+        return to_uint8(upscale_image(net, image, scale, hist_match=hist_match, ctx=ctx)[0])
     return upscale
 
 
@@ -125,13 +166,17 @@ def parse_args(argv=None):
                    help="write a zoomed comparison figure per set (PNG) into DIR")
     p.add_argument("--figure-image", nargs="*", default=["butterfly", "zebra", "86000"],
                    help="image (file stem) to show per set; the first one found in a set")
+    p.add_argument("--features", nargs="*", default=["relu2_2", "relu3_3"], metavar="LAYER",
+                   help="VGG16 taps for the feature distance to HR (none: skip it)")
+    p.add_argument("--vgg", default="", help="VGG16 weights (default $GLUON_SR_VGG16, else the "
+                   "model zoo download)")
     p.add_argument("--write-metrics", action="store_true",
                    help="record the mean scores in each evaluated model's JSON sidecar")
     return p.parse_args(argv)
 
 
 def main(argv=None):
-    from .model_store import PARAMS_DIR, available_models, load_model, resolve
+    from .model_store import PARAMS_DIR, available_models, inference_defaults, load_model, resolve
 
     args = parse_args(argv)
     names = args.models
@@ -142,33 +187,37 @@ def main(argv=None):
                 meta = json.load(f)
             if meta.get("task", "sr") == "sr" and meta["config"]["scale"] == args.scale:
                 names.append(name)
-    models, sidecars = {}, {}
+    upscalers, sidecars = {}, {}
     for name in names:
         net, meta = load_model(name)
         sidecars[name] = resolve(name)[0]
         if meta["config"]["scale"] != args.scale:
             raise GluonSRError(f"model {name} is x{meta['config']['scale']}, not x{args.scale}")
         net.hybridize(static_alloc=True)
-        models[name] = net
+        # Each model is measured as infer.py runs it by default (perceptual: histogram match).
+        upscalers[name] = model_upscaler(net, args.scale, inference_defaults(meta)["hist_match"])
+    features = FeatureDistance(args.features, args.vgg or None) if args.features else None
     results = {"scale": args.scale, "protocol": "Y (BT.601) PSNR/SSIM, border=scale, MATLAB "
-               "bicubic LR", "sets": {}, "published": PUBLISHED.get(args.scale, {})}
+               "bicubic LR", "sets": {}, "published": PUBLISHED.get(args.scale, {}),
+               "feature_distance": ({"layers": list(features.layers), "vgg": features.source,
+                                     "definition": "mean squared VGG16 activation difference "
+                                     "to HR (l_feat of Johnson et al.)"} if features else None)}
     for set_name in args.sets:
         folder = os.path.join(args.bench, set_name)
         if not os.path.isdir(folder):
             raise GluonSRError(f"{folder}: benchmark set not found (use --bench)")
         pairs = load_pairs(folder, args.scale)
         rows = {"bicubic": evaluate_method(lambda lr: imresize(lr, args.scale), pairs, args.scale,
-                                           not args.no_ssim)}
-        for name, net in models.items():
-            rows[name] = evaluate_method(model_upscaler(net, args.scale), pairs, args.scale,
-                                         not args.no_ssim)
+                                           not args.no_ssim, features)}
+        for name, upscale in upscalers.items():
+            rows[name] = evaluate_method(upscale, pairs, args.scale, not args.no_ssim, features)
         results["sets"][set_name] = rows
         if args.figures:
             os.makedirs(args.figures, exist_ok=True)
             chosen = next((p for p in pairs if p[0] in args.figure_image), pairs[0])
             name, hr, lr = chosen
             outputs = {"bicubic": imresize(lr, args.scale)}
-            outputs.update({m: model_upscaler(net, args.scale)(lr) for m, net in models.items()})
+            outputs.update({m: upscale(lr) for m, upscale in upscalers.items()})
             figure = os.path.join(args.figures, f"compare_{set_name}_{name}_x{args.scale}.png")
             comparison_figure(figure, f"{set_name} / {name}, x{args.scale}", hr, lr, outputs,
                               args.scale)
@@ -183,7 +232,8 @@ def main(argv=None):
             bench = meta.setdefault("metrics", {}).setdefault("benchmarks", {})
             for set_name, rows in results["sets"].items():
                 bench[f"{set_name}_x{args.scale}"] = {
-                    **{k: round(v, 4) for k, v in rows[name]["mean"].items() if v is not None},
+                    **{k: round(v, 4) if k in ("psnr", "ssim") else round(v, 1)
+                       for k, v in rows[name]["mean"].items() if v is not None},
                     "bicubic_psnr": round(rows["bicubic"]["mean"]["psnr"], 4)}
             meta["metrics"]["benchmark_protocol"] = results["protocol"]
             atomic_write_json(path, meta)
@@ -207,6 +257,13 @@ def print_table(results):
     for method, row in results["published"].items():
         cells = [f"{row[s][0]:.2f} / {row[s][1]:.4f}" if s in row else "-" for s in sets]
         print(f"{method + ' (quoted)':<22}" + "".join(f"{c:>18}" for c in cells))
+    if results.get("feature_distance"):
+        layers = results["feature_distance"]["layers"]
+        print(f"\nVGG16 feature distance to HR ({' / '.join(layers)}; lower is closer)")
+        for method in methods:
+            cells = [" / ".join(f"{results['sets'][s][method]['mean'][layer]:.0f}"
+                                for layer in layers) for s in sets]
+            print(f"{method:<22}" + "".join(f"{c:>18}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -35,11 +35,11 @@ def tile_spans(length, tile, margin):
     return spans
 
 
-def run_network(net, rgb, scale, tile=None, ctx=None):
+def run_network(net, rgb, scale, tile=None, ctx=None, clip=True):
     """Apply `net` (0..1 RGB in, 0..1 RGB out at `scale`x) to an HxWx3 float array.
 
     tile: input pixels per tile side; 0 = whole image; None = tile only large images.
-    Returns an (H*scale)x(W*scale)x3 float32 array clipped to 0..1.
+    Returns an (H*scale)x(W*scale)x3 float32 array, clipped to 0..1 unless `clip` is False.
     """
     import mxnet as mx
 
@@ -63,7 +63,8 @@ def run_network(net, rgb, scale, tile=None, ctx=None):
                 oy, ox = (y0 - cy0) * scale, (x0 - cx0) * scale
                 out[:, y0 * scale:y1 * scale, x0 * scale:x1 * scale] = \
                     pred[:, oy:oy + (y1 - y0) * scale, ox:ox + (x1 - x0) * scale]
-    return np.clip(out.transpose(1, 2, 0), 0.0, 1.0)
+    out = out.transpose(1, 2, 0)
+    return np.clip(out, 0.0, 1.0) if clip else out
 
 
 def upscale_image(net, image, scale, tile=None, hist_match=False, ctx=None):
@@ -72,7 +73,9 @@ def upscale_image(net, image, scale, tile=None, hist_match=False, ctx=None):
     from .imresize import imresize
 
     start = time.perf_counter()
-    out = run_network(net, image.rgb, scale, tile=tile, ctx=ctx)
+    # Histogram matching sees the unclipped output: clipping first would merge every
+    # out-of-range pixel into one tied value, which matching cannot spread again.
+    out = run_network(net, image.rgb, scale, tile=tile, ctx=ctx, clip=not hist_match)
     if hist_match:
         # Seed 002's post-process: match output colours to the bicubic upscale of the input.
         reference = np.clip(imresize(image.rgb.astype(np.float64), scale), 0, 1)

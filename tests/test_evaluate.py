@@ -28,7 +28,7 @@ def test_evaluation_table_and_sidecar_metrics(bench, tmp_path, capsys):
     json_path = save_model(net, str(tmp_path / "m"), "tiny", {"task": "sr"})
     out = tmp_path / "eval.json"
     assert evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models",
-                          json_path, "--out", str(out), "--write-metrics"]) == 0
+                          json_path, "--out", str(out), "--write-metrics", "--features"]) == 0
     results = json.load(open(out))
     rows = results["sets"]["Tiny"]
     # The bicubic row is the protocol applied by hand: mod-crop, MATLAB down/up, Y-PSNR.
@@ -56,7 +56,7 @@ def test_wrong_scale_model_is_refused(bench, tmp_path):
     json_path = save_model(net, str(tmp_path / "m"), "x4", {"task": "sr"})
     with pytest.raises(GluonSRError, match="not x2"):
         evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models", json_path,
-                       "--out", str(tmp_path / "e.json")])
+                       "--out", str(tmp_path / "e.json"), "--features"])
 
 
 def test_detail_crop_finds_the_textured_corner():
@@ -69,9 +69,32 @@ def test_detail_crop_finds_the_textured_corner():
 def test_comparison_figure_is_written(bench, tmp_path):
     out = tmp_path / "figs"
     assert evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models",
-                          "--figures", str(out), "--out", str(tmp_path / "e.json")]) == 0
+                          "--figures", str(out), "--out", str(tmp_path / "e.json"),
+                          "--features"]) == 0
     files = os.listdir(out)
     assert len(files) == 1 and files[0].startswith("compare_Tiny_")
     from PIL import Image
 
     assert Image.open(out / files[0]).size[0] > 300
+
+
+def test_feature_distance_matches_a_direct_vgg_computation(bench, tmp_path, vgg_file):
+    from gluon_sr.vgg import load_loss_vgg
+
+    out = tmp_path / "e.json"
+    assert evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models",
+                          "--features", "relu2_2", "relu3_3", "--vgg", vgg_file,
+                          "--out", str(out)]) == 0
+    results = json.load(open(out))
+    assert results["feature_distance"]["layers"] == ["relu2_2", "relu3_3"]
+    scores = results["sets"]["Tiny"]["bicubic"]["per_image"]["im1"]
+    from PIL import Image
+
+    hr = np.asarray(Image.open(os.path.join(bench, "Tiny", "im1.png")))
+    up = imresize(imresize(hr, 0.5), 2)
+    vgg, _ = load_loss_vgg(("relu2_2", "relu3_3"), weights=vgg_file)
+    to_nd = lambda a: mx.nd.array(a.transpose(2, 0, 1)[None] / 255.0)   # noqa: E731
+    for layer, f_up, f_hr in zip(("relu2_2", "relu3_3"), vgg(to_nd(up)), vgg(to_nd(hr))):
+        expected = np.mean((f_up.asnumpy() - f_hr.asnumpy()) ** 2)
+        assert scores[layer] == pytest.approx(expected, rel=1e-4)
+        assert scores[layer] > 0

@@ -10,6 +10,7 @@ from gluon_sr.inference import run_network, tile_spans, upscale_image
 
 
 def random_net(name, scale, **config):
+    mx.random.seed(0)                        # the same weights whatever ran before
     net = get_model(name, scale=scale, **config)
     net.initialize(mx.init.Xavier(magnitude=1.5))
     net(mx.nd.zeros((1, 3, 8, 8)))          # resolve deferred parameter shapes
@@ -93,3 +94,12 @@ def test_absurd_output_size_is_refused():
     net = random_net("edsr", 8, channels=4, num_blocks=0)
     with pytest.raises(GluonSRError, match="output would be"):
         run_network(net, np.zeros((3000, 3000, 3), np.float32), 8)
+
+
+def test_perceptual_models_default_to_histogram_matching():
+    from gluon_sr.model_store import inference_defaults
+
+    assert inference_defaults({"task": "sr", "training": {"feat_weight": 2e-5}})["hist_match"]
+    assert not inference_defaults({"task": "sr", "training": {"feat_weight": 0.0}})["hist_match"]
+    assert not inference_defaults({"task": "sr", "training": {"feat_weight": 1.0},
+                                   "inference": {"hist_match": False}})["hist_match"]
