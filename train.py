@@ -65,7 +65,9 @@ def parse_args(argv=None):
     g = p.add_argument_group("devices")
     g.add_argument("--gpus", default="", help="e.g. 0,1 (default: CPU)")
     g.add_argument("--ctx", default="", help="cpu:N for N CPU contexts")
-    g.add_argument("--kvstore", default="device", help="device, local, dist_sync, ...")
+    g.add_argument("--kvstore", default="device",
+                   help="device or local (this machine); dist_sync / dist_device_sync inside a "
+                   "job started by python -m gluon_sr.launch")
     g = p.add_argument_group("bookkeeping")
     g.add_argument("--val-dir", default="", help="folder of HR images for validation PSNR")
     g.add_argument("--val-every", type=int, default=500)

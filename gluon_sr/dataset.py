@@ -77,18 +77,29 @@ class ShardGroupedSampler(gluon.data.Sampler):
     """Batches of indices, shard by shard: shard order and order within a shard are shuffled.
 
     Deterministic for (seed, epoch); `skip` drops the first batches, for resuming mid-epoch.
+    `part` of `num_parts` (a distributed worker's rank of the worker count) keeps a disjoint
+    share: whole shards (shard % num_parts == part) when there are enough, else every
+    num_parts-th sample.
     """
 
-    def __init__(self, dataset, batch_size, seed=0, epoch=0, skip=0):
+    def __init__(self, dataset, batch_size, seed=0, epoch=0, skip=0, part=0, num_parts=1):
         self.dataset, self.batch_size = dataset, batch_size
         self.seed, self.epoch, self.skip = seed, epoch, skip
+        self.part, self.num_parts = part, num_parts
 
     def _order(self):
         rng = np.random.default_rng([self.seed, self.epoch])
+        counts, offsets = self.dataset.counts, self.dataset.offsets
+        by_shard = len(counts) >= self.num_parts
         order = []
-        for shard in rng.permutation(len(self.dataset.counts)):
-            start = self.dataset.offsets[shard]
-            order.extend(start + rng.permutation(self.dataset.counts[shard]))
+        for shard in rng.permutation(len(counts)):
+            indices = offsets[shard] + rng.permutation(counts[shard])
+            if self.num_parts > 1:
+                if by_shard and shard % self.num_parts != self.part:
+                    continue
+                if not by_shard:
+                    indices = indices[indices % self.num_parts == self.part]
+            order.extend(indices)
         return order
 
     def __iter__(self):
@@ -99,4 +110,4 @@ class ShardGroupedSampler(gluon.data.Sampler):
             yield [int(i) for i in batch]
 
     def __len__(self):
-        return max(0, len(self.dataset) // self.batch_size - self.skip)
+        return max(0, len(self._order()) // self.batch_size - self.skip)

@@ -144,10 +144,10 @@ class StyleTask:
                     img[top:top + cfg.image_size, left:left + cfg.image_size] / 255.0)
         self.last_val = None
 
-    def batches(self, start_step):
+    def batches(self, start_step, batch_size, part=0, num_parts=1):
         from .training import epoch_batches
 
-        return epoch_batches(self.dataset, self.cfg.batch_size, self.cfg.seed, start_step)
+        return epoch_batches(self.dataset, batch_size, self.cfg.seed, start_step, part, num_parts)
 
     def losses(self, batch, net, ctx):
         from mxnet import autograd

@@ -127,23 +127,34 @@ class SRLoss:
         return sum(parts.values()), parts
 
 
-def epoch_batches(dataset, batch_size, seed, start_step):
-    """Endless batches from `start_step` on, epoch by epoch, deterministic for the seed."""
+def epoch_batches(dataset, batch_size, seed, start_step, part=0, num_parts=1):
+    """Endless batches from `start_step` on, epoch by epoch, deterministic for the seed.
+
+    part / num_parts: this worker's disjoint share of the data in a distributed run.
+    """
     from mxnet import gluon
 
-    per_epoch = len(dataset) // batch_size
+    def sampler(epoch, skip):
+        return ShardGroupedSampler(dataset, batch_size, seed=seed, epoch=epoch, skip=skip,
+                                   part=part, num_parts=num_parts)
+
+    per_epoch = len(sampler(0, 0))
+    if per_epoch == 0:
+        raise GluonSRError(f"worker {part} of {num_parts}: its share of the data holds less "
+                           f"than one batch of {batch_size}")
     epoch, skip = divmod(start_step, per_epoch)
     while True:
         dataset.epoch = epoch
-        sampler = ShardGroupedSampler(dataset, batch_size, seed=seed, epoch=epoch, skip=skip)
-        yield from gluon.data.DataLoader(dataset, batch_sampler=sampler, num_workers=0)
+        yield from gluon.data.DataLoader(dataset, batch_sampler=sampler(epoch, skip),
+                                         num_workers=0)
         epoch, skip = epoch + 1, 0
 
 
 class SRTask:
     """What is specific to super-resolution: data, network, loss, validation, metadata.
 
-    The training loop (`run_training`) asks a task for: `net`, `batches(start_step)`,
+    The training loop (`run_training`) asks a task for: `net`,
+    `batches(start_step, batch_size, part, num_parts)` (this worker's batches),
     `losses(batch, net, ctx)` (per-device (total, parts) pairs, called inside
     autograd.record), `validate(net, step)` (a log record or None), `spec_extra` and `meta()`.
     """
@@ -192,8 +203,8 @@ class SRTask:
                                          recipe["resize"], max_images=cfg.val_images)
         self.last_val = None
 
-    def batches(self, start_step):
-        return epoch_batches(self.dataset, self.cfg.batch_size, self.cfg.seed, start_step)
+    def batches(self, start_step, batch_size, part=0, num_parts=1):
+        return epoch_batches(self.dataset, batch_size, self.cfg.seed, start_step, part, num_parts)
 
     def losses(self, batch, net, ctx):
         from mxnet import autograd, gluon
@@ -234,29 +245,98 @@ class SRTask:
         }
 
 
+def open_kvstore(kind):
+    """(kvstore, rank, number of workers): a ps-lite kvstore joined now for dist_* kinds,
+    else the kind's name, which the Trainer turns into a kvstore for this machine's devices."""
+    if not kind.startswith("dist"):
+        return kind, 0, 1
+    if "DMLC_ROLE" not in os.environ:
+        raise GluonSRError(f"--kvstore {kind} runs inside a ps-lite job; start it with "
+                           "python -m gluon_sr.launch -n WORKERS -- python train.py ...")
+    import mxnet as mx
+
+    kv = mx.kv.create(kind)
+    return kv, kv.rank, kv.num_workers
+
+
 def train(cfg, command="", log=print):
-    """Train an SR or style network as configured; returns the path of the model JSON."""
+    """Train an SR or style network as configured.
+
+    Returns the path of the model JSON (None on the workers of a distributed run other than
+    rank 0, which alone writes logs, checkpoints and the model).
+    """
     cfg.validate()
     ctx = parse_contexts(cfg.gpus, cfg.ctx)
+    kvstore, rank, num_workers = open_kvstore(cfg.kvstore)
+    if cfg.batch_size % num_workers or cfg.batch_size // num_workers < len(ctx):
+        raise GluonSRError(f"batch size {cfg.batch_size} does not split over {num_workers} "
+                           f"worker(s) x {len(ctx)} device(s)")
+    if rank:
+        log = _quiet_log(rank, num_workers, log)
     if cfg.task == "style":
         from .style_training import StyleTask
 
         task = StyleTask(cfg, ctx, log)
     else:
         task = SRTask(cfg, ctx, log)
-    return run_training(cfg, task, ctx, command, log)
+    return run_training(cfg, task, ctx, command, log, kvstore, rank, num_workers)
 
 
-def run_training(cfg, task, ctx, command="", log=print):
-    """The task-independent loop: optimiser, schedule, resume, logs, checkpoints, final save."""
+def _quiet_log(rank, num_workers, log):
+    """Workers other than rank 0 report only what concerns them (rank 0 speaks for the job)."""
+    def worker_log(message):
+        if message.startswith(("warning", "error", "worker")):
+            log(f"[rank {rank}/{num_workers}] {message}")
+    return worker_log
+
+
+def parameter_checksum(net):
+    """sha256 over every parameter's bytes: equal on all workers of a healthy sync job."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, p in sorted(net.collect_params().items()):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(p.data().asnumpy()).tobytes())
+    return digest.hexdigest()
+
+
+def _settle_initial_weights(trainer):
+    """Distributed: take rank 0's weights from the kvstore and wait for them to arrive.
+
+    Trainer.step would issue that pull and the first gradient push together; ps-lite can then
+    serve a slow worker's pull after the servers have replaced the stored weights with the
+    summed gradients (update_on_kvstore=False keeps one value per key), which leaves that
+    worker training from a gradient (seen here in about one run in four). Needs materialised
+    parameters: call after the first forward pass.
+    """
+    import mxnet as mx
+
+    trainer._init_kvstore()
+    trainer._init_params()
+    mx.nd.waitall()
+
+
+def run_training(cfg, task, ctx, command="", log=print, kvstore=None, rank=0, num_workers=1):
+    """The task-independent loop: optimiser, schedule, resume, logs, checkpoints, final save.
+
+    In a distributed run each worker trains on its share of every global batch (batch_size /
+    num_workers samples); gradients are summed over workers and devices through the kvstore
+    and every worker applies the same update, so parameters stay identical.
+    """
     import mxnet as mx
     from mxnet import autograd, gluon
     from tqdm import tqdm
 
     mx.random.seed(cfg.seed)
     np.random.seed(cfg.seed)
+    kvstore = cfg.kvstore if kvstore is None else kvstore
+    distributed = num_workers > 1 or not isinstance(kvstore, str)
+    chief = rank == 0
+    local_batch = cfg.batch_size // num_workers
     run_dir = cfg.run_path()
-    os.makedirs(run_dir, exist_ok=True)
+    if chief:
+        os.makedirs(run_dir, exist_ok=True)
     net = task.net
     # Uniform(+-1/sqrt(fan_in)), PyTorch's default scale. He init (magnitude 2) doubles the
     # activation variance in every block of a norm-free residual body: a 16-block EDSR then
@@ -266,9 +346,12 @@ def run_training(cfg, task, ctx, command="", log=print):
         _load_initial_weights(net, cfg.init, ctx)
     net.hybridize(static_alloc=True, static_shape=True)
 
+    # Distributed: servers only sum gradients and each worker runs Adam itself, so the lr
+    # schedule (set here, step by step) reaches the optimiser; with the optimiser on the
+    # servers it would keep its first learning rate.
     trainer = gluon.Trainer(net.collect_params(), "adam",
                             {"learning_rate": cfg.lr, "beta1": 0.9, "beta2": 0.999},
-                            kvstore=cfg.kvstore)
+                            kvstore=kvstore, update_on_kvstore=False if distributed else None)
     schedule = make_schedule(cfg)
     spec = model_spec(net)
 
@@ -287,30 +370,34 @@ def run_training(cfg, task, ctx, command="", log=print):
                 log("warning: the training data changed since the checkpoint was written")
             start_step, elapsed_before = state["step"], state.get("elapsed_s", 0.0)
             log(f"resumed {cfg.name} at step {start_step}")
-            _truncate_log(log_path, start_step)
+            if chief:
+                _truncate_log(log_path, start_step)
     elif ckpt.read_latest(run_dir) is not None:
         raise GluonSRError(f"{run_dir} already holds a run; pass --resume to continue it "
                            "or choose another --name / --run-dir")
-    else:
+    elif chief:
         open(log_path, "w").close()
 
     def write_checkpoint(step):
+        if not chief:
+            return
         ckpt.save_checkpoint(run_dir, step, net, trainer,
                              {"spec": spec, "data": task.data_hash,
                               "elapsed_s": elapsed_before + time.time() - t_start})
         plot_training_curves(log_path, os.path.join(run_dir, "curves.png"), cfg.name)
 
     def write_log(record):
-        with open(log_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        if chief:
+            with open(log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
 
-    batches = task.batches(start_step)
+    batches = task.batches(start_step, local_batch, rank, num_workers)
     t_start = time.time()
     interval_start, interval_samples = time.time(), 0
     sums = {}
     samples_per_s = 0.0
     bar = tqdm(total=cfg.steps, initial=start_step, unit="step", desc=cfg.name,
-               disable=not cfg.progress, dynamic_ncols=True)
+               disable=not (cfg.progress and chief), dynamic_ncols=True)
     step = start_step
     try:
         while step < cfg.steps:
@@ -319,18 +406,20 @@ def run_training(cfg, task, ctx, command="", log=print):
             with autograd.record():
                 results = task.losses(batch, net, ctx)
             autograd.backward([total for total, _ in results])
+            if distributed and step == start_step:
+                _settle_initial_weights(trainer)
             trainer.step(cfg.batch_size)
             for _, parts in results:
                 for key, value in parts.items():
                     sums[key] = sums.get(key, 0) + value.sum().as_in_context(mx.cpu())
             step += 1
-            interval_samples += cfg.batch_size
+            interval_samples += local_batch
             bar.update(1)
 
             if step % cfg.log_every == 0 or step == cfg.steps:
                 mx.nd.waitall()
                 now = time.time()
-                samples_per_s = interval_samples / max(now - interval_start, 1e-9)
+                samples_per_s = interval_samples * num_workers / max(now - interval_start, 1e-9)
                 record = {"step": step, "lr": trainer.learning_rate,
                           "samples_per_s": round(samples_per_s, 3)}
                 for key, value in sums.items():
@@ -342,7 +431,7 @@ def run_training(cfg, task, ctx, command="", log=print):
                 write_log(record)
                 bar.set_postfix(loss=f"{record['loss']:.4g}", sps=f"{samples_per_s:.1f}")
                 sums, interval_samples, interval_start = {}, 0, time.time()
-            if step % cfg.val_every == 0 or step == cfg.steps:
+            if chief and (step % cfg.val_every == 0 or step == cfg.steps):
                 record = task.validate(net, step, ctx[0])
                 if record:
                     bar.write(record.pop("message"))
@@ -353,13 +442,17 @@ def run_training(cfg, task, ctx, command="", log=print):
         bar.close()
 
     wall = elapsed_before + time.time() - t_start
+    if distributed:
+        log(f"worker {rank} of {num_workers}: final parameter checksum {parameter_checksum(net)}")
+    if not chief:
+        return None
     meta = task.meta()
     options = {k: v for k, v in asdict(cfg).items()
                if k not in ("resume", "progress", "out_dir", "run_dir", "gpus", "ctx")}
     meta["training"] = {**options, "command": command, **meta.get("training", {}),
                         "steps_done": step, "wall_time_s": round(wall, 1),
                         "samples_per_s": round(samples_per_s, 3),
-                        "devices": [str(c) for c in ctx]}
+                        "devices": [str(c) for c in ctx], "workers": num_workers}
     json_path = save_model(net, cfg.out_dir, cfg.name, meta)
     export_model(net, os.path.join(run_dir, "export", cfg.name))
     log(f"saved {json_path} ({step} steps, {wall / 60:.1f} min)")

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from gluon_sr.dataset import ShardDataset, ShardGroupedSampler, augment
 from gluon_sr.degrade import downscale
@@ -48,3 +49,22 @@ def test_sampler_is_deterministic_grouped_and_resumable(image_folder, tmp_path):
     assert list(ShardGroupedSampler(ds, 4, seed=5, epoch=0, skip=2)) == batches[2:]
     # Shard by shard: each batch spans at most two shards.
     assert all(len({ds.locate(i)[0] for i in b}) <= 2 for b in batches)
+
+
+@pytest.mark.parametrize("num_parts", [2, 3, 5])
+def test_worker_shares_are_disjoint_and_cover_the_data(num_parts):
+    class Fake:                                   # 4 shards of uneven size
+        counts = [10, 7, 12, 9]
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+
+    shares = []
+    for part in range(num_parts):
+        sampler = ShardGroupedSampler(Fake(), 1, seed=3, epoch=1, part=part, num_parts=num_parts)
+        shares.append({i for batch in sampler for i in batch})
+    assert sum(len(s) for s in shares) == 38 and set().union(*shares) == set(range(38))
+    if num_parts <= 4:      # enough shards: whole shards per worker
+        for share in shares:
+            shards = {int(np.searchsorted(Fake.offsets, i, side="right") - 1) for i in share}
+            assert all(Fake.counts[s] == sum(1 for i in share
+                                             if Fake.offsets[s] <= i < Fake.offsets[s + 1])
+                       for s in shards)

@@ -92,10 +92,14 @@ def test_bad_options_are_user_errors(shards, tmp_path):
         train(config(shards, tmp_path, batch_size=1000), log=lambda *_: None)
 
 
-def test_two_cpu_contexts_split_the_batch(shards, tmp_path):
-    cfg = config(shards, tmp_path, ctx="cpu:2", steps=3, log_every=3)
-    meta = json.load(open(train(cfg, log=lambda *_: None)))
-    assert meta["training"]["devices"] == ["cpu(0)", "cpu(1)"]
+def test_two_cpu_contexts_train_like_one(shards, tmp_path):
+    """split_and_load + kvstore over 2 contexts == 1 context with the same global batch."""
+    two = train(config(shards, tmp_path, name="two", ctx="cpu:2", steps=3), log=lambda *_: None)
+    one = train(config(shards, tmp_path, name="one", steps=3), log=lambda *_: None)
+    assert json.load(open(two))["training"]["devices"] == ["cpu(0)", "cpu(1)"]
+    a, b = mx.nd.load(one.replace(".json", ".params")), mx.nd.load(two.replace(".json", ".params"))
+    for key in a:
+        np.testing.assert_allclose(b[key].asnumpy(), a[key].asnumpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_perceptual_loss_with_real_vgg(shards, tmp_path, vgg_file):
