@@ -27,6 +27,9 @@ def parse_args(argv=None):
                    help="match output colours to the bicubic upscale (seed 002 post-process; "
                    "default: on for models trained with a VGG feature loss)")
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
+    p.add_argument("--backend", choices=("mxnet", "onnxruntime"), default="mxnet",
+                   help="onnxruntime: run an exported model (exports/NAME.onnx or a .onnx "
+                   "path; python -m gluon_sr.export makes it) without MXNet")
     g = p.add_argument_group("style transfer")
     g.add_argument("--style", default=None, metavar="NAME",
                    help="stylise with a trained style network (params/NAME.json)")
@@ -83,17 +86,32 @@ def output_path(src, root, output, suffix, single):
     return os.path.join(output, name)
 
 
+def load_network(name, args, ctx):
+    """(network, its JSON description) for the chosen backend."""
+    if args.backend == "onnxruntime":
+        from gluon_sr.onnx_backend import OnnxModel
+
+        model = OnnxModel(name)
+        return model, model.meta
+    from gluon_sr.model_store import load_model
+
+    net, meta = load_model(name, ctx=ctx)
+    net.hybridize(static_alloc=True)
+    return net, meta
+
+
 def make_stylizer(args, ctx):
     """(function LoadedImage -> (rgb, alpha, seconds), output suffix) for the style options."""
     import time
 
     from gluon_sr.imageio import read_image
-    from gluon_sr.model_store import load_model
     from gluon_sr.stylize import finish, run_transform, working_copy
 
     if not 0.0 <= args.strength <= 1.0:
         raise GluonSRError("--strength must be between 0 and 1")
     if args.optimize:
+        if args.backend != "mxnet":
+            raise GluonSRError("--optimize runs VGG16 gradients in MXNet; drop --backend")
         if not args.style_image:
             raise GluonSRError("--optimize needs --style-image PAINTING")
         from gluon_sr.gatys import STYLE_LAYERS, StyleObjective, optimise
@@ -117,7 +135,7 @@ def make_stylizer(args, ctx):
         return run, suffix
     if args.style_image:
         raise GluonSRError("--style-image goes with --optimize; for a trained network use --style")
-    net, meta = load_model(args.style, ctx=ctx)
+    net, meta = load_network(args.style, args, ctx)
     if meta.get("task") != "style":
         raise GluonSRError(f"model {args.style} is not a style transfer model")
 
@@ -140,16 +158,19 @@ def working_alpha(image, size):
 
 
 def main(argv=None):
-    import mxnet as mx
-
     from gluon_sr.imageio import read_image, write_image
-    from gluon_sr.inference import upscale_image
-    from gluon_sr.model_store import inference_defaults, load_model
+    from gluon_sr.inference import inference_defaults, upscale_image
 
     args = parse_args(argv)
     if args.tile is not None and args.tile < 0:
         raise GluonSRError("--tile must be >= 0")
-    ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
+    ctx = None                                  # ONNX Runtime runs on the CPU
+    if args.backend == "mxnet":
+        import mxnet as mx
+
+        ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
+    elif args.gpu is not None:
+        raise GluonSRError("--gpu goes with the mxnet backend")
     jobs = expand_inputs(args.inputs)
     if not jobs:
         raise GluonSRError(f"no images found in {' '.join(args.inputs)}")
@@ -161,13 +182,12 @@ def main(argv=None):
     if stylising:
         process, suffix = make_stylizer(args, ctx)
     else:
-        net, meta = load_model(args.model, ctx=ctx)
+        net, meta = load_network(args.model, args, ctx)
         if meta.get("task", "sr") != "sr":
             raise GluonSRError(f"model {args.model} is a {meta.get('task')} model; "
                                "use --style NAME")
         scale = int(meta["config"]["scale"])
         suffix = f"x{scale}"
-        net.hybridize(static_alloc=True)
         hist_match = (inference_defaults(meta)["hist_match"] if args.hist_match is None
                       else args.hist_match)
 

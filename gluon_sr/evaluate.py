@@ -176,7 +176,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from .model_store import PARAMS_DIR, available_models, inference_defaults, load_model, resolve
+    from .inference import inference_defaults
+    from .model_store import PARAMS_DIR, available_models, load_model, resolve
 
     args = parse_args(argv)
     names = args.models

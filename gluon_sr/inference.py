@@ -12,6 +12,17 @@ from .errors import GluonSRError
 MAX_OUTPUT_PIXELS = 400_000_000
 
 
+def inference_defaults(meta):
+    """How infer.py / evaluate run a model unless told otherwise.
+
+    SR models trained with a VGG feature loss drift in colour (seed 002), so they get its
+    histogram-matching post-process by default; a sidecar's "inference" entry overrides that.
+    """
+    trained_perceptual = (meta.get("task", "sr") == "sr"
+                          and meta.get("training", {}).get("feat_weight", 0) > 0)
+    return {"hist_match": bool(meta.get("inference", {}).get("hist_match", trained_perceptual))}
+
+
 def default_tile(net):
     """Input pixels per tile side. Nets that compute at input resolution (sub-pixel output)
     take large tiles; nets with layers at output resolution use scale^2 more memory per pixel."""
@@ -20,9 +31,11 @@ def default_tile(net):
 
 
 def _forward(net, chw, ctx):
+    if hasattr(net, "run_numpy"):          # an ONNX Runtime model: no MXNet involved
+        return net.run_numpy(chw[None])[0]
     import mxnet as mx
 
-    x = mx.nd.array(chw[None], ctx=ctx, dtype="float32")
+    x = mx.nd.array(chw[None], ctx=ctx or mx.cpu(), dtype="float32")
     return net(x)[0].asnumpy()
 
 
@@ -40,10 +53,8 @@ def run_network(net, rgb, scale, tile=None, ctx=None, clip=True):
 
     tile: input pixels per tile side; 0 = whole image; None = tile only large images.
     Returns an (H*scale)x(W*scale)x3 float32 array, clipped to 0..1 unless `clip` is False.
+    `net` is a Gluon network or a gluon_sr.onnx_backend.OnnxModel.
     """
-    import mxnet as mx
-
-    ctx = ctx or mx.cpu()
     h, w = rgb.shape[:2]
     if h * w * scale * scale > MAX_OUTPUT_PIXELS:
         raise GluonSRError(f"output would be {w * scale}x{h * scale} "

@@ -58,17 +58,6 @@ def resolve(name_or_path, params_dir=PARAMS_DIR):
     return json_path, params_path
 
 
-def inference_defaults(meta):
-    """How infer.py / evaluate run a model unless told otherwise.
-
-    SR models trained with a VGG feature loss drift in colour (seed 002), so they get its
-    histogram-matching post-process by default; a sidecar's "inference" entry overrides that.
-    """
-    trained_perceptual = (meta.get("task", "sr") == "sr"
-                          and meta.get("training", {}).get("feat_weight", 0) > 0)
-    return {"hist_match": bool(meta.get("inference", {}).get("hist_match", trained_perceptual))}
-
-
 def load_model(name_or_path, ctx=None, params_dir=PARAMS_DIR):
     """Rebuild a network from its JSON and load its params. Returns (net, meta)."""
     import mxnet as mx

@@ -8,7 +8,6 @@ result equals whole-image inference while memory stays bounded by the tile size.
 """
 import numpy as np
 
-from .archs.transform_net import ALIGN, StatNorm
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .inference import tile_spans
 
@@ -20,24 +19,28 @@ class _Collected(Exception):
 
 
 def _stat_norms(block):
+    from .archs.transform_net import StatNorm
+
     found = [block] if isinstance(block, StatNorm) else []
     for child in block._children.values():
         found.extend(_stat_norms(child))
     return found
 
 
-def _pad_to_alignment(img):
+def _pad_to_alignment(img, align):
     h, w = img.shape[:2]
-    ph, pw = (-h) % ALIGN, (-w) % ALIGN
+    ph, pw = (-h) % align, (-w) % align
     if ph or pw:
         img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect")
     return img
 
 
 def _forward(net, chw, ctx):
+    if hasattr(net, "run_numpy"):          # an ONNX Runtime model
+        return net.run_numpy(chw[None])[0]
     import mxnet as mx
 
-    return net(mx.nd.array(chw[None], ctx=ctx))[0]
+    return net(mx.nd.array(chw[None], ctx=ctx or mx.cpu()))[0].asnumpy()
 
 
 def _tiles(h, w, tile, margin):
@@ -47,26 +50,29 @@ def _tiles(h, w, tile, margin):
 
 
 def run_transform(net, rgb, tile=None, ctx=None):
-    """Stylise an HxWx3 float image with `net` (whole image, or exactly tiled)."""
-    import mxnet as mx
+    """Stylise an HxWx3 float image with `net` (whole image, or exactly tiled).
 
-    ctx = ctx or mx.cpu()
+    An ONNX Runtime model always runs on the whole image: exact tiling switches the
+    normalisation layers' statistics, which only the Gluon network can do.
+    """
     h, w = rgb.shape[:2]
-    padded = _pad_to_alignment(np.asarray(rgb, dtype=np.float32))
+    align = net.align            # image sides the net maps to the same size (TransformNet.ALIGN)
+    padded = _pad_to_alignment(np.asarray(rgb, dtype=np.float32), align)
     chw = np.ascontiguousarray(padded.transpose(2, 0, 1))
     H, W = padded.shape[:2]
     if tile is None:
         tile = DEFAULT_TILE if H * W > 1.5 * DEFAULT_TILE ** 2 else 0
-    if not tile or (H <= tile and W <= tile):
-        out = _forward(net, chw, ctx).asnumpy()
+    if not tile or (H <= tile and W <= tile) or hasattr(net, "run_numpy"):
+        out = _forward(net, chw, ctx)
     else:
-        out = _run_tiled(net, chw, -(-tile // ALIGN) * ALIGN, ctx)
+        out = _run_tiled(net, chw, -(-tile // align) * align, ctx)
     return np.clip(out.transpose(1, 2, 0)[:h, :w], 0.0, 1.0)
 
 
 def _run_tiled(net, chw, tile, ctx):
     import mxnet as mx
 
+    ctx = ctx or mx.cpu()
     _, H, W = chw.shape
     margin = net.receptive_radius()
     norms = _stat_norms(net)
@@ -100,7 +106,7 @@ def _run_tiled(net, chw, tile, ctx):
                           mx.nd.array(var.reshape(1, -1, 1, 1), ctx=ctx))
         out = np.empty_like(chw)
         for (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) in _tiles(H, W, tile, margin):
-            pred = _forward(net, chw[:, cy0:cy1, cx0:cx1], ctx).asnumpy()
+            pred = _forward(net, chw[:, cy0:cy1, cx0:cx1], ctx)
             out[:, y0:y1, x0:x1] = pred[:, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
         return out
     finally:

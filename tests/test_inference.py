@@ -97,7 +97,7 @@ def test_absurd_output_size_is_refused():
 
 
 def test_perceptual_models_default_to_histogram_matching():
-    from gluon_sr.model_store import inference_defaults
+    from gluon_sr.inference import inference_defaults
 
     assert inference_defaults({"task": "sr", "training": {"feat_weight": 2e-5}})["hist_match"]
     assert not inference_defaults({"task": "sr", "training": {"feat_weight": 0.0}})["hist_match"]

@@ -58,11 +58,10 @@ class StatNorm(HybridBlock):
     def hybrid_forward(self, F, x, gamma, beta):
         if self.collect is not None:
             self.collect(x)
-        if self.fixed is not None:
-            mean, var = self.fixed
-        else:
-            mean = F.mean(x, axis=(2, 3), keepdims=True)
-            var = F.mean(F.square(F.broadcast_sub(x, mean)), axis=(2, 3), keepdims=True)
+        if self.fixed is None:
+            # The fused operator: faster, and it exports to ONNX InstanceNormalization.
+            return F.InstanceNorm(x, gamma, beta, eps=self.eps)
+        mean, var = self.fixed
         x = F.broadcast_div(F.broadcast_sub(x, mean), F.sqrt(var + self.eps))
         return F.broadcast_add(F.broadcast_mul(x, F.reshape(gamma, shape=(1, -1, 1, 1))),
                                F.reshape(beta, shape=(1, -1, 1, 1)))
@@ -130,6 +129,8 @@ class UpsampleConv(HybridBlock):
 
 class TransformNet(HybridBlock):
     """RGB 0..1 in, stylised RGB 0..1 out, same size for sides that are multiples of 4."""
+
+    align = ALIGN
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)

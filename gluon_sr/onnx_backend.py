@@ -1,0 +1,71 @@
+"""Running exported models with ONNX Runtime, without MXNet.
+
+The deployment environment (requirements-onnx.txt: onnxruntime, numpy, pillow) cannot import
+MXNet 1.9 (it needs numpy < 1.24, onnxruntime numpy >= 1.24). `OnnxModel` offers what the
+tiling and stylising code asks of a network, so `infer.py --backend onnxruntime` shares that
+code with the MXNet path. Nothing here imports mxnet.
+"""
+import json
+import os
+from types import SimpleNamespace
+
+import numpy as np
+
+from .errors import GluonSRError
+from .runtime import physical_core_count
+
+METADATA_KEY = "gluon_sr"
+EXPORT_DIR = os.environ.get("GLUON_SR_EXPORTS", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exports"))
+
+
+def resolve_onnx(name_or_path, export_dir=None):
+    """A model name (looked up as exports/NAME.onnx) or a path to an .onnx file."""
+    export_dir = export_dir or EXPORT_DIR
+    if name_or_path.endswith(".onnx") or os.sep in name_or_path:
+        path = name_or_path
+    else:
+        path = os.path.join(export_dir, name_or_path + ".onnx")
+    if not os.path.isfile(path):
+        raise GluonSRError(f"{path}: no exported model; make it with "
+                           f"python -m gluon_sr.export {os.path.basename(path)[:-5]} "
+                           "(in the MXNet environment)")
+    return path
+
+
+class OnnxModel:
+    """An exported gluon-sr network in an ONNX Runtime session (CPU)."""
+
+    def __init__(self, name_or_path, threads=None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise GluonSRError("--backend onnxruntime needs onnxruntime: "
+                               "pip install -r requirements-onnx.txt")
+        path = resolve_onnx(name_or_path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or physical_core_count()
+        options.log_severity_level = 3          # warnings about the graph are not the user's
+        try:
+            self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types per failure
+            raise GluonSRError(f"{path}: not a usable ONNX model ({str(e).splitlines()[0]})")
+        described = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if described is None:
+            raise GluonSRError(f"{path}: has no gluon-sr description; export it with "
+                               "python -m gluon_sr.export")
+        self.meta = json.loads(described)
+        self.config = SimpleNamespace(**self.meta["config"])
+        self.path = path
+        self._input = self.session.get_inputs()[0].name
+
+    @property
+    def align(self):
+        return self.meta.get("align", 1)
+
+    def receptive_radius(self):
+        return self.meta["receptive_radius"]
+
+    def run_numpy(self, nchw):
+        """(N, 3, H, W) float32 -> the network's output as a numpy array."""
+        return self.session.run(None, {self._input: np.ascontiguousarray(nchw, np.float32)})[0]
