@@ -27,6 +27,9 @@ def parse_args(argv=None):
                    help="match output colours to the bicubic upscale (seed 002 post-process; "
                    "default: on for models trained with a VGG feature loss)")
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
+                   help="mxnet backend: bf16 or int8 (oneDNN) inference; see README for the "
+                   "speed and PSNR each gives")
     p.add_argument("--backend", choices=("mxnet", "onnxruntime"), default="mxnet",
                    help="onnxruntime: run an exported model (exports/NAME.onnx or a .onnx "
                    "path; python -m gluon_sr.export makes it) without MXNet")
@@ -96,6 +99,10 @@ def load_network(name, args, ctx):
     from gluon_sr.model_store import load_model
 
     net, meta = load_model(name, ctx=ctx)
+    if args.precision != "fp32":
+        from gluon_sr.precision import convert
+
+        return convert(net, args.precision), meta
     net.hybridize(static_alloc=True)
     return net, meta
 
@@ -169,8 +176,10 @@ def main(argv=None):
         import mxnet as mx
 
         ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
-    elif args.gpu is not None:
-        raise GluonSRError("--gpu goes with the mxnet backend")
+    elif args.gpu is not None or args.precision != "fp32":
+        raise GluonSRError("--gpu and --precision go with the mxnet backend")
+    if args.precision != "fp32" and args.gpu is not None:
+        raise GluonSRError("--precision bf16/int8 are CPU (oneDNN) paths; drop --gpu")
     jobs = expand_inputs(args.inputs)
     if not jobs:
         raise GluonSRError(f"no images found in {' '.join(args.inputs)}")

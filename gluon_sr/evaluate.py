@@ -170,6 +170,8 @@ def parse_args(argv=None):
                    help="VGG16 taps for the feature distance to HR (none: skip it)")
     p.add_argument("--vgg", default="", help="VGG16 weights (default $GLUON_SR_VGG16, else the "
                    "model zoo download)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
+                   help="run the models in this precision (gluon_sr.precision)")
     p.add_argument("--write-metrics", action="store_true",
                    help="record the mean scores in each evaluated model's JSON sidecar")
     return p.parse_args(argv)
@@ -194,7 +196,15 @@ def main(argv=None):
         sidecars[name] = resolve(name)[0]
         if meta["config"]["scale"] != args.scale:
             raise GluonSRError(f"model {name} is x{meta['config']['scale']}, not x{args.scale}")
-        net.hybridize(static_alloc=True)
+        if args.write_metrics and args.precision != "fp32":
+            raise GluonSRError("--write-metrics records fp32 numbers; drop --precision")
+        if args.precision != "fp32":
+            from .precision import convert
+
+            net = convert(net, args.precision)
+            name = f"{name} ({args.precision})"
+        else:
+            net.hybridize(static_alloc=True)
         # Each model is measured as infer.py runs it by default (perceptual: histogram match).
         upscalers[name] = model_upscaler(net, args.scale, inference_defaults(meta)["hist_match"])
     features = FeatureDistance(args.features, args.vgg or None) if args.features else None
