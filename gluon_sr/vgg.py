@@ -12,27 +12,15 @@ from mxnet import gluon, nd
 from mxnet.gluon import nn
 
 from .errors import GluonSRError, describe
+from .vgg_spec import BLOCKS, CONVENTIONS, TAPS
 
-# Output index (in vgg16().features) of each named ReLU tap.
-TAPS = {"relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8, "relu3_1": 11, "relu3_2": 13,
-        "relu3_3": 15, "relu4_1": 18, "relu4_2": 20, "relu4_3": 22, "relu5_1": 25,
-        "relu5_2": 27, "relu5_3": 29}
-_BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
-
-# How input in 0..1 RGB becomes what each set of weights was trained on.
-CONVENTIONS = {
-    # Original Oxford/Caffe VGG16 (../shared/weights): 0..255 RGB minus the ImageNet mean.
-    "caffe": {"scale": 255.0, "mean": (123.68, 116.779, 103.939), "std": (1.0, 1.0, 1.0)},
-    # MXNet model zoo vgg16(pretrained=True): 0..1 RGB, torchvision mean / std.
-    "modelzoo": {"scale": 1.0, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
-}
 ENV_WEIGHTS = "GLUON_SR_VGG16"
 
 
 def _layers_until(last_index):
     """vgg16().features layers 0..last_index with the model zoo's layer order."""
     layers = []
-    for num_convs, channels in _BLOCKS:
+    for num_convs, channels in BLOCKS:
         for _ in range(num_convs):
             layers.append(nn.Conv2D(channels, 3, padding=1))
             layers.append(nn.Activation("relu"))

@@ -1,0 +1,94 @@
+"""The same networks in PyTorch (eager, fp32), as the speed reference for gluon_sr.bench.
+
+Bench-only: imports torch, never mxnet (the two run in separate processes, see bench.py).
+Weights come as arrays in Gluon's parameter order, so both frameworks compute the same
+function on the same weights (bench checks their outputs agree).
+"""
+import numpy as np
+import torch
+from torch import nn
+
+from .vgg_spec import BLOCKS, CONVENTIONS, TAPS
+
+
+def depth_to_space(x, block):
+    """MXNet's depth_to_space (DCR order), which differs from torch's PixelShuffle (CRD)."""
+    n, c, h, w = x.shape
+    x = x.view(n, block, block, c // block ** 2, h, w).permute(0, 3, 4, 1, 5, 2)
+    return x.reshape(n, c // block ** 2, h * block, w * block)
+
+
+def _conv(cin, cout, kernel, bias=True):
+    return nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias)
+
+
+class ResidualUnit(nn.Module):
+    def __init__(self, channels, res_scale):
+        super().__init__()
+        self.conv0, self.conv1 = _conv(channels, channels, 3), _conv(channels, channels, 3)
+        self.res_scale = res_scale
+
+    def forward(self, x):
+        return x + self.res_scale * self.conv1(torch.relu(self.conv0(x)))
+
+
+class EDSR(nn.Module):
+    """gluon_sr.archs SRResNet with the `edsr` preset's structure (no norm, sub-pixel)."""
+
+    def __init__(self, config):
+        super().__init__()
+        c = config
+        unsupported = {k: v for k, v in (("norm", c["norm"]), ("upsampler", c["upsampler"]),
+                                         ("block", c["block"]), ("output", c["output"]),
+                                         ("global_skip", c["global_skip"]))
+                       if v != {"norm": "none", "upsampler": "subpixel", "block": "johnson",
+                                "output": "linear", "global_skip": "none"}[k]}
+        if unsupported or c["head_act"]:
+            raise NotImplementedError(f"no PyTorch reference for {unsupported or 'head_act'}")
+        self.scale, self.long_skip = c["scale"], c["long_skip"]
+        self.head = _conv(3, c["channels"], c["head_kernel"])
+        self.body = nn.Sequential(*[ResidualUnit(c["channels"], c["res_scale"])
+                                    for _ in range(c["num_blocks"])])
+        self.tail = _conv(c["channels"], 3 * c["scale"] ** 2, c["tail_kernel"])
+
+    def forward(self, x):
+        head = self.head(x - 0.5)
+        feat = self.body(head)
+        if self.long_skip:
+            feat = feat + head
+        return depth_to_space(self.tail(feat), self.scale) + 0.5
+
+
+class VGGFeatures(nn.Module):
+    """VGG16 up to one tap, with the caffe weights' own input preprocessing."""
+
+    def __init__(self, tap="relu2_2"):
+        super().__init__()
+        layers, cin = [], 3
+        for num_convs, channels in BLOCKS:
+            for _ in range(num_convs):
+                layers += [nn.Conv2d(cin, channels, 3, padding=1), nn.ReLU()]
+                cin = channels
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers[:TAPS[tap] + 1])
+        conv = CONVENTIONS["caffe"]
+        self.register_buffer("gain", torch.tensor(conv["scale"] / np.array(conv["std"]),
+                                                  dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("offset", torch.tensor(-np.array(conv["mean"]) / np.array(conv["std"]),
+                                                    dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, x):
+        return self.features(x * self.gain + self.offset)
+
+
+def load_arrays(module, arrays):
+    """Copy arrays (Gluon parameter order) into the module's parameters (same order)."""
+    params = list(module.parameters())
+    if len(params) != len(arrays):
+        raise ValueError(f"{len(arrays)} arrays for {len(params)} parameters")
+    with torch.no_grad():
+        for p, a in zip(params, arrays):
+            if tuple(p.shape) != tuple(a.shape):
+                raise ValueError(f"shape {a.shape} for a parameter of shape {tuple(p.shape)}")
+            p.copy_(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)))
+    return module
