@@ -45,6 +45,18 @@ def save_png(path, h=20, w=24, seed=0, mode="RGB"):
 
 
 @pytest.fixture
+def shards(image_folder, tmp_path):
+    """x2 shards of 32 px crops from `image_folder`, 16 samples per shard."""
+    from gluon_sr.shards import Recipe, build_shards
+
+    out = tmp_path / "shards"
+    build_shards([image_folder], str(out),
+                 Recipe(scale=2, crop=32, crops_per_image=8, blur_sigma=0.5, shard_size=16),
+                 progress=False, log=lambda *_: None)
+    return str(out)
+
+
+@pytest.fixture
 def vgg_file():
     if not os.path.exists(VGG_FILE):
         pytest.skip(f"real VGG16 weights not found at {VGG_FILE} (../shared is absent)")

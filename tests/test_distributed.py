@@ -9,17 +9,7 @@ import pytest
 from conftest import REPO
 from gluon_sr import launch
 from gluon_sr.errors import GluonSRError
-from gluon_sr.shards import Recipe, build_shards
 from gluon_sr.training import TrainConfig, train
-
-
-@pytest.fixture
-def shards(image_folder, tmp_path):
-    out = tmp_path / "shards"
-    build_shards([image_folder], str(out),
-                 Recipe(scale=2, crop=32, crops_per_image=8, blur_sigma=0.5, shard_size=16),
-                 progress=False, log=lambda *_: None)
-    return str(out)
 
 
 def train_command(shards, tmp_path, steps, *extra):

@@ -13,15 +13,6 @@ from gluon_sr.shards import Recipe, build_shards
 from gluon_sr.training import TrainConfig, train
 
 
-@pytest.fixture
-def shards(image_folder, tmp_path):
-    out = tmp_path / "shards"
-    build_shards([image_folder], str(out),
-                 Recipe(scale=2, crop=32, crops_per_image=8, blur_sigma=0.5, shard_size=16),
-                 progress=False, log=lambda *_: None)
-    return str(out)
-
-
 def config(shards, tmp_path, name="m", **kw):
     base = dict(shards=shards, name=name, arch="edsr", model_config=dict(channels=8, num_blocks=1),
                 steps=12, batch_size=4, lr=3e-3, feat_weight=0.0, pixel_weight=1.0,
