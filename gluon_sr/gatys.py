@@ -18,7 +18,7 @@ class StyleObjective:
     """Content + style + TV loss of an image, with its gradient; the targets are fixed."""
 
     def __init__(self, vgg, content, style, content_layer="relu2_2", style_layers=STYLE_LAYERS,
-                 content_weight=1.0, style_weight=1.0, tv_weight=0.0, ctx=None):
+                 content_weight=1.0, style_weight=1.0, tv_weight=0.0, tv_kind="l2", ctx=None):
         import mxnet as mx
 
         self.ctx = ctx or mx.cpu()
@@ -30,6 +30,7 @@ class StyleObjective:
         self.content_index = taps.index(content_layer)
         self.style_indices = [taps.index(t) for t in style_layers]
         self.weights = (content_weight, style_weight, tv_weight)
+        self.tv_kind = tv_kind
         feats = self._features(self._nd(content))
         self.content_target = feats[self.content_index]
         style_feats = self._features(self._nd(style))
@@ -53,7 +54,7 @@ class StyleObjective:
         content = wc * feature_loss(nd, feats[self.content_index], self.content_target)
         style = ws * sum(style_loss(nd, feats[i], g)
                          for i, g in zip(self.style_indices, self.style_targets))
-        tv = wt * tv_loss(nd, x, "l2")
+        tv = wt * tv_loss(nd, x, self.tv_kind)
         return content, style, tv
 
     def value_and_grad(self, img_chw):

@@ -8,6 +8,7 @@ from gluon_sr.vgg import LossVGG16, load_loss_vgg
 
 
 def random_vgg():
+    mx.random.seed(0)                        # the same weights whatever ran before
     net = LossVGG16(("relu1_2", "relu2_2", "relu3_3", "relu4_3"))
     net.initialize(mx.init.Xavier(magnitude=2))
     return net.freeze()

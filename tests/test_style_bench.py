@@ -1,0 +1,30 @@
+import json
+import os
+
+from gluon_sr import style_bench
+from gluon_sr.training import TrainConfig, train
+
+
+def test_style_bench_times_both_methods_and_places_the_network_on_gatys_curve(
+        image_folder, tmp_path, vgg_file):
+    style = os.path.join(image_folder, "img0.png")
+    cfg = TrainConfig(shards="", name="tiny_style", task="style", arch="transform_net",
+                      model_config=dict(channels=4, num_blocks=1), content=[image_folder],
+                      style_image=style, image_size=32, style_weight=1e-3, tv_weight=1e-3,
+                      vgg=vgg_file, steps=2, batch_size=2, log_every=2, checkpoint_every=2,
+                      run_dir=str(tmp_path / "run"), out_dir=str(tmp_path / "params"),
+                      progress=False)
+    model = train(cfg, log=lambda *_: None)
+    out = tmp_path / "bench.json"
+    assert style_bench.main(["--models", model, "--content", os.path.join(image_folder, "img2.png"),
+                             "--sizes", "32", "48", "--iters", "6", "--max-full-side", "32",
+                             "--measured-iters", "2", "--vgg", vgg_file, "--out", str(out)]) == 0
+    small, large = json.load(open(out))["models"][model]
+    assert max(small["size"]) == 32 and not small["gatys_time_extrapolated"]
+    assert small["gatys_iters_run"] == 6 and small["speedup"] > 0
+    assert small["gatys_loss_last"] < small["gatys_loss_first"]          # L-BFGS makes progress
+    reached = small["gatys_iters_to_network_loss"]
+    if reached is not None:
+        assert small["gatys_loss_curve"][reached - 1] <= small["network_loss"]
+    assert large["gatys_time_extrapolated"] and large["gatys_iters_run"] == 2
+    assert large["gatys_6_s"] == large["gatys_s_per_iter"] * 6
