@@ -1,25 +1,32 @@
 import json
 import os
 
-from gluon_sr import style_bench
+import pytest
+from PIL import Image
+
+from gluon_sr import gallery, style_bench
 from gluon_sr.training import TrainConfig, train
 
 
-def test_style_bench_times_both_methods_and_places_the_network_on_gatys_curve(
-        image_folder, tmp_path, vgg_file):
-    style = os.path.join(image_folder, "img0.png")
+@pytest.fixture
+def style_model(image_folder, tmp_path, vgg_file):
     cfg = TrainConfig(shards="", name="tiny_style", task="style", arch="transform_net",
                       model_config=dict(channels=4, num_blocks=1), content=[image_folder],
-                      style_image=style, image_size=32, style_weight=1e-3, tv_weight=1e-3,
-                      vgg=vgg_file, steps=2, batch_size=2, log_every=2, checkpoint_every=2,
-                      run_dir=str(tmp_path / "run"), out_dir=str(tmp_path / "params"),
-                      progress=False)
-    model = train(cfg, log=lambda *_: None)
+                      style_image=os.path.join(image_folder, "img0.png"), image_size=32,
+                      style_weight=1e-3, tv_weight=1e-3, vgg=vgg_file, steps=2, batch_size=2,
+                      log_every=2, checkpoint_every=2, run_dir=str(tmp_path / "run"),
+                      out_dir=str(tmp_path / "params"), progress=False)
+    return train(cfg, log=lambda *_: None)
+
+
+def test_style_bench_times_both_methods_and_places_the_network_on_gatys_curve(
+        style_model, image_folder, tmp_path, vgg_file):
     out = tmp_path / "bench.json"
-    assert style_bench.main(["--models", model, "--content", os.path.join(image_folder, "img2.png"),
-                             "--sizes", "32", "48", "--iters", "6", "--max-full-side", "32",
-                             "--measured-iters", "2", "--vgg", vgg_file, "--out", str(out)]) == 0
-    small, large = json.load(open(out))["models"][model]
+    assert style_bench.main(["--models", style_model, "--content",
+                             os.path.join(image_folder, "img2.png"), "--sizes", "32", "48",
+                             "--iters", "6", "--max-full-side", "32", "--measured-iters", "2",
+                             "--vgg", vgg_file, "--out", str(out)]) == 0
+    small, large = json.load(open(out))["models"][style_model]
     assert max(small["size"]) == 32 and not small["gatys_time_extrapolated"]
     assert small["gatys_iters_run"] == 6 and small["speedup"] > 0
     assert small["gatys_loss_last"] < small["gatys_loss_first"]          # L-BFGS makes progress
@@ -27,4 +34,14 @@ def test_style_bench_times_both_methods_and_places_the_network_on_gatys_curve(
     if reached is not None:
         assert small["gatys_loss_curve"][reached - 1] <= small["network_loss"]
     assert large["gatys_time_extrapolated"] and large["gatys_iters_run"] == 2
-    assert large["gatys_6_s"] == large["gatys_s_per_iter"] * 6
+    assert large["gatys_6_s"] == pytest.approx(large["gatys_s_per_iter"] * 6)
+
+
+def test_gallery_grid_has_a_row_per_photo_and_a_column_per_style(style_model, image_folder,
+                                                                  tmp_path):
+    out = tmp_path / "gallery.png"
+    photos = [os.path.join(image_folder, f"img{i}.png") for i in (2, 4)]
+    assert gallery.main(["--models", style_model, "--content", *photos, "--size", "40",
+                         "--out", str(out)]) == 0
+    width, height = Image.open(out).size       # (1 + 1 styles) x (1 + 2 photos) cells of 240 px
+    assert abs(width - 480) <= 1 and abs(height - 720) <= 1

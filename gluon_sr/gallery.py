@@ -1,0 +1,80 @@
+"""A content x style grid of stylised images (the README gallery).
+
+    python -m gluon_sr.gallery --content a.jpg b.jpg --out docs/style_gallery.png
+
+Row 0 shows each model's style image, column 0 each content photo, and every other cell the
+photo stylised by that model at --size px (longer side).
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+
+from .errors import GluonSRError, run_cli
+from .fileio import atomic_path
+
+
+def style_models():
+    from .model_store import PARAMS_DIR, available_models
+
+    names = []
+    for name in available_models():
+        with open(os.path.join(PARAMS_DIR, name + ".json")) as f:
+            if json.load(f).get("task") == "style":
+                names.append(name)
+    return names
+
+
+def make_gallery(models, contents, out, size=384, style_dir=None):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .imageio import read_image
+    from .model_store import load_model
+    from .style_bench import style_image_for
+    from .stylize import run_transform, working_copy
+
+    photos = [working_copy(read_image(p).rgb, size) for p in contents]
+    fig, axes = plt.subplots(len(photos) + 1, len(models) + 1,
+                             figsize=(2.4 * (len(models) + 1), 2.4 * (len(photos) + 1)),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for j, name in enumerate(models, start=1):
+        net, meta = load_model(name)
+        net.hybridize(static_alloc=True)
+        style = read_image(style_image_for(meta, style_dir)).rgb
+        axes[0, j].imshow(working_copy(style, size))
+        axes[0, j].set_title(name, fontsize=9)
+        for i, photo in enumerate(photos, start=1):
+            axes[i, j].imshow(np.clip(run_transform(net, photo), 0, 1))
+    for i, (path, photo) in enumerate(zip(contents, photos), start=1):
+        axes[i, 0].imshow(photo)
+        axes[i, 0].set_title(os.path.basename(path), fontsize=9)
+    fig.tight_layout()
+    with atomic_path(out, ".png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Content x style grid of stylised images")
+    p.add_argument("--models", nargs="*", default=None, help="default: every style model")
+    p.add_argument("--content", nargs="+", required=True, help="content photos (rows)")
+    p.add_argument("--size", type=int, default=384, help="longer side of each cell's image")
+    p.add_argument("--style-dir", default=None, help="where the style images are")
+    p.add_argument("--out", default="style_gallery.png")
+    args = p.parse_args(argv)
+    models = args.models if args.models is not None else style_models()
+    if not models:
+        raise GluonSRError("no style models")
+    print(f"wrote {make_gallery(models, args.content, args.out, args.size, args.style_dir)}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
