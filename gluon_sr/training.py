@@ -453,10 +453,23 @@ def run_training(cfg, task, ctx, command="", log=print, kvstore=None, rank=0, nu
                         "steps_done": step, "wall_time_s": round(wall, 1),
                         "samples_per_s": round(samples_per_s, 3),
                         "devices": [str(c) for c in ctx], "workers": num_workers}
+    if cfg.init:
+        meta["training"]["earlier_stages"] = earlier_stages(cfg.init)
     json_path = save_model(net, cfg.out_dir, cfg.name, meta)
     export_model(net, os.path.join(run_dir, "export", cfg.name))
     log(f"saved {json_path} ({step} steps, {wall / 60:.1f} min)")
     return json_path
+
+
+def earlier_stages(init):
+    """The training stages behind an --init model, oldest first: what reproducing it takes."""
+    from .model_store import resolve
+
+    with open(resolve(init)[0]) as f:
+        training = json.load(f).get("training", {})
+    stage = {k: training[k] for k in ("command", "steps_done", "wall_time_s", "samples_per_s")
+             if k in training}
+    return training.get("earlier_stages", []) + [stage]
 
 
 def _load_initial_weights(net, name_or_path, ctx):

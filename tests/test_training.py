@@ -148,3 +148,14 @@ def test_stored_vgg_targets_give_the_same_loss_as_computed_ones(image_folder, tm
         losses[stored] = read_log(os.path.join(cfg.run_dir, "log.jsonl"))[0]["feat"]
     # float16 storage of the targets is the only difference
     assert losses[True] == pytest.approx(losses[False], rel=1e-3)
+
+
+def test_fine_tuned_model_records_the_stages_behind_it(shards, tmp_path):
+    first = train(config(shards, tmp_path, name="a", steps=3), command="cmd a", log=lambda *_: None)
+    second = train(config(shards, tmp_path, name="b", steps=2, init=first), command="cmd b",
+                   log=lambda *_: None)
+    third = train(config(shards, tmp_path, name="c", steps=2, init=second), command="cmd c",
+                  log=lambda *_: None)
+    stages = json.load(open(third))["training"]["earlier_stages"]
+    assert [s["command"] for s in stages] == ["cmd a", "cmd b"]
+    assert [s["steps_done"] for s in stages] == [3, 2]
