@@ -179,17 +179,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     from .inference import inference_defaults
-    from .model_store import PARAMS_DIR, available_models, load_model, resolve
+    from .model_store import load_model, models_where, resolve
 
     args = parse_args(argv)
     names = args.models
     if names is None:
-        names = []
-        for name in available_models():
-            with open(os.path.join(PARAMS_DIR, name + ".json")) as f:
-                meta = json.load(f)
-            if meta.get("task", "sr") == "sr" and meta["config"]["scale"] == args.scale:
-                names.append(name)
+        names = models_where(lambda m: m.get("task", "sr") == "sr"
+                             and m["config"]["scale"] == args.scale)
     upscalers, sidecars = {}, {}
     for name in names:
         net, meta = load_model(name)

@@ -6,24 +6,12 @@ Row 0 shows each model's style image, column 0 each content photo, and every oth
 photo stylised by that model at --size px (longer side).
 """
 import argparse
-import json
 import os
 
 import numpy as np
 
 from .errors import GluonSRError, run_cli
 from .fileio import atomic_path
-
-
-def style_models():
-    from .model_store import PARAMS_DIR, available_models
-
-    names = []
-    for name in available_models():
-        with open(os.path.join(PARAMS_DIR, name + ".json")) as f:
-            if json.load(f).get("task") == "style":
-                names.append(name)
-    return names
 
 
 def make_gallery(models, contents, out, size=384, style_dir=None):
@@ -69,7 +57,11 @@ def main(argv=None):
     p.add_argument("--style-dir", default=None, help="where the style images are")
     p.add_argument("--out", default="style_gallery.png")
     args = p.parse_args(argv)
-    models = args.models if args.models is not None else style_models()
+    if args.models is None:
+        from .model_store import models_where
+
+        args.models = models_where(lambda m: m.get("task") == "style")
+    models = args.models
     if not models:
         raise GluonSRError("no style models")
     print(f"wrote {make_gallery(models, args.content, args.out, args.size, args.style_dir)}")

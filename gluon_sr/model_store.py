@@ -38,6 +38,16 @@ def available_models(params_dir=PARAMS_DIR):
                   if f.endswith(".json") and os.path.exists(os.path.join(params_dir, f[:-5] + ".params")))
 
 
+def models_where(predicate, params_dir=PARAMS_DIR):
+    """Names of the models in `params_dir` whose JSON description satisfies `predicate`."""
+    names = []
+    for name in available_models(params_dir):
+        with open(os.path.join(params_dir, name + ".json")) as f:
+            if predicate(json.load(f)):
+                names.append(name)
+    return names
+
+
 def resolve(name_or_path, params_dir=PARAMS_DIR):
     """A model name in params/ or a path to NAME.json / NAME.params -> (json path, params path)."""
     if name_or_path.endswith((".json", ".params")) or os.sep in name_or_path:

@@ -115,19 +115,13 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    import json
-
     from .imageio import read_image
-    from .model_store import PARAMS_DIR, available_models
+    from .model_store import models_where
 
     args = parse_args(argv)
     names = args.models
     if names is None:
-        names = []
-        for name in available_models():
-            with open(os.path.join(PARAMS_DIR, name + ".json")) as f:
-                if json.load(f).get("task") == "style":
-                    names.append(name)
+        names = models_where(lambda m: m.get("task") == "style")
     if not names:
         raise GluonSRError("no style models to measure")
     content = read_image(args.content).rgb
