@@ -99,12 +99,12 @@ def load_network(name, args, ctx):
     from gluon_sr.model_store import load_model
 
     net, meta = load_model(name, ctx=ctx)
-    if args.precision != "fp32":
-        from gluon_sr.precision import convert
+    if args.gpu is not None:
+        net.hybridize(static_alloc=True)
+        return net, meta
+    from gluon_sr.precision import convert
 
-        return convert(net, args.precision), meta
-    net.hybridize(static_alloc=True)
-    return net, meta
+    return convert(net, args.precision), meta      # fp32: the fused oneDNN graph
 
 
 def make_stylizer(args, ctx):
