@@ -203,7 +203,13 @@ def main(argv=None):
             net.hybridize(static_alloc=True)
         # Each model is measured as infer.py runs it by default (perceptual: histogram match).
         upscalers[name] = model_upscaler(net, args.scale, inference_defaults(meta)["hist_match"])
-    features = FeatureDistance(args.features, args.vgg or None) if args.features else None
+    features = None
+    if args.features:
+        try:
+            features = FeatureDistance(args.features, args.vgg or None)
+        except GluonSRError as e:
+            raise GluonSRError(f"{e}; or pass --features with no layer to skip the VGG "
+                               "feature distance")
     results = {"scale": args.scale, "protocol": "Y (BT.601) PSNR/SSIM, border=scale, MATLAB "
                "bicubic LR", "sets": {}, "published": PUBLISHED.get(args.scale, {}),
                "feature_distance": ({"layers": list(features.layers), "vgg": features.source,
