@@ -12,6 +12,7 @@ import sys
 
 import gluon_sr  # noqa: F401  (sets OpenMP threads before MXNet loads)
 from gluon_sr.errors import GluonSRError, run_cli
+from gluon_sr.gatys import STYLE_WEIGHT
 from gluon_sr.imageio import IMAGE_SUFFIXES
 
 
@@ -43,7 +44,7 @@ def parse_args(argv=None):
     g.add_argument("--iters", type=int, default=300)
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     g.add_argument("--content-weight", type=float, default=1.0)
-    g.add_argument("--style-weight", type=float, default=1.0)
+    g.add_argument("--style-weight", type=float, default=STYLE_WEIGHT)
     g.add_argument("--tv-weight", type=float, default=0.0)
     g.add_argument("--vgg", default="", help="VGG16 weights for --optimize")
     g.add_argument("--size", type=int, default=0,
@@ -87,6 +88,21 @@ def output_path(src, root, output, suffix, single):
     if single and output.lower().endswith(IMAGE_SUFFIXES):
         return output
     return os.path.join(output, name)
+
+
+def prepare_output_folder(dst, made_by_us):
+    """Make the output's folder when -o names a folder (or mirrors one); otherwise it must exist.
+
+    Checked before the (possibly long) processing, so a bad -o fails at once.
+    """
+    folder = os.path.dirname(os.path.abspath(dst))
+    if made_by_us:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise GluonSRError(f"{dst}: cannot create output folder ({e.strerror})")
+    elif not os.path.isdir(folder):
+        raise GluonSRError(f"{dst}: output folder {folder} does not exist")
 
 
 def load_network(name, args, ctx):
@@ -211,10 +227,9 @@ def main(argv=None):
             if min(image.size) < 4:
                 raise GluonSRError(f"{src}: image too small ({image.size[0]}x{image.size[1]}); "
                                    "need at least 4x4")
-            rgb, alpha, seconds = process(image)
             dst = output_path(src, root, args.output, suffix, single)
-            if root is not None or (args.output and not single):
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
+            prepare_output_folder(dst, made_by_us=root is not None or dst != args.output)
+            rgb, alpha, seconds = process(image)
             # A stylised grayscale photo takes the painting's colours; keep them.
             write_image(dst, rgb, alpha, bit_depth=image.bit_depth,
                         gray=image.gray and not (stylising and not args.preserve_color))

@@ -9,6 +9,7 @@ import sys
 
 import gluon_sr  # noqa: F401  (sets OpenMP threads before MXNet loads)
 from gluon_sr.errors import run_cli
+from gluon_sr.gatys import STYLE_WEIGHT
 
 
 def parse_args(argv=None):
@@ -49,7 +50,8 @@ def parse_args(argv=None):
     g.add_argument("--image-size", type=int, default=256, help="content crop side")
     g.add_argument("--style-size", type=int, default=0,
                    help="resize the style image's shorter side to this (0 = as it is)")
-    g.add_argument("--style-weight", type=float, default=1.0)
+    g.add_argument("--style-weight", type=float, default=STYLE_WEIGHT,
+                   help="against --content-weight (default 1)")
     g.add_argument("--style-layers", nargs="+", default=["relu1_2", "relu2_2", "relu3_3",
                                                          "relu4_3"])
     g = p.add_argument_group("optimisation")

@@ -47,6 +47,10 @@ def export_onnx(net, meta, path):
     import mxnet as mx
     import onnx
 
+    from .archs.transform_net import stat_norms
+
+    for norm in stat_norms(net):          # exported as ONNX InstanceNormalization
+        norm.use_instance_norm_op = True
     net.hybridize()
     net(mx.nd.zeros((1, 3, CHECK_SIDE, CHECK_SIDE)))
     with tempfile.TemporaryDirectory() as tmp:

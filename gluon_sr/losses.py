@@ -26,9 +26,14 @@ def gram_matrix(F, feat):
 
 
 def style_loss(F, pred_feat, target_gram):
-    """l_style = ||G(y_hat) - G(y_s)||_F^2; target_gram is (1, C, C) or (N, C, C)."""
+    """l_style = ||G(y_hat) - G(y_s)||_F^2 / C^2; target_gram is (1, C, C) or (N, C, C).
+
+    The mean over the C x C entries (Johnson et al.'s code) rather than the paper's plain
+    Frobenius norm: summed, a layer's loss grows with C^2, and relu4_3 (512 channels) would
+    outweigh relu1_2 (64), which carries the painting's colours, 64-fold.
+    """
     diff = F.broadcast_sub(gram_matrix(F, pred_feat), target_gram)
-    return F.sum(F.square(diff), axis=(1, 2))
+    return F.mean(F.square(diff), axis=(1, 2))
 
 
 def tv_loss(F, img, kind="l1"):

@@ -11,20 +11,14 @@ import numpy as np
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .inference import tile_spans
 
-DEFAULT_TILE = 512
+# Exact tiling costs about one forward pass per normalisation layer (15 in Johnson's net), so
+# whole-image inference is used up to ~3.5 MP (about 4 GB of memory); tiles above that.
+DEFAULT_TILE = 1536
+BORDER = 32
 
 
 class _Collected(Exception):
     """Raised inside a forward pass once the layer being measured has seen its input."""
-
-
-def _stat_norms(block):
-    from .archs.transform_net import StatNorm
-
-    found = [block] if isinstance(block, StatNorm) else []
-    for child in block._children.values():
-        found.extend(_stat_norms(child))
-    return found
 
 
 def _pad_to_alignment(img, align):
@@ -57,7 +51,12 @@ def run_transform(net, rgb, tile=None, ctx=None):
     """
     h, w = rgb.shape[:2]
     align = net.align            # image sides the net maps to the same size (TransformNet.ALIGN)
-    padded = _pad_to_alignment(np.asarray(rgb, dtype=np.float32), align)
+    # Networks trained on small crops paint bands along image edges; a reflected border
+    # takes them and is cut off again.
+    border = min(BORDER, h - 1, w - 1)
+    padded = np.pad(np.asarray(rgb, dtype=np.float32), ((border, border), (border, border), (0, 0)),
+                    mode="reflect")
+    padded = _pad_to_alignment(padded, align)
     chw = np.ascontiguousarray(padded.transpose(2, 0, 1))
     H, W = padded.shape[:2]
     if tile is None:
@@ -66,16 +65,19 @@ def run_transform(net, rgb, tile=None, ctx=None):
         out = _forward(net, chw, ctx)
     else:
         out = _run_tiled(net, chw, -(-tile // align) * align, ctx)
-    return np.clip(out.transpose(1, 2, 0)[:h, :w], 0.0, 1.0)
+    out = out.transpose(1, 2, 0)[border:border + h, border:border + w]
+    return np.clip(out, 0.0, 1.0)
 
 
 def _run_tiled(net, chw, tile, ctx):
     import mxnet as mx
 
+    from .archs.transform_net import stat_norms
+
     ctx = ctx or mx.cpu()
     _, H, W = chw.shape
     margin = net.receptive_radius()
-    norms = _stat_norms(net)
+    norms = stat_norms(net)
     was_hybridized = net._active
     net.hybridize(active=False)         # the statistics switches act in imperative mode
     try:

@@ -17,6 +17,7 @@ from .archs import get_model, model_spec
 from . import checkpoint as ckpt
 from .dataset import ShardDataset, ShardGroupedSampler
 from .errors import GluonSRError
+from .gatys import STYLE_WEIGHT
 from .losses import feature_loss, pixel_loss, tv_loss
 from .model_store import PARAMS_DIR, export_model, save_model
 from .plotting import plot_training_curves
@@ -66,7 +67,7 @@ class TrainConfig:
     content: list = field(default_factory=list)
     image_size: int = 256
     style_size: int = 0                 # 0 = the style image as it is
-    style_weight: float = 1.0
+    style_weight: float = STYLE_WEIGHT
     style_layers: tuple = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
     def run_path(self):

@@ -106,6 +106,14 @@ def test_infer_unwritable_output(tmp_path, tiny_model):
     assert_one_line_error(code, err, "a_x2.png")
 
 
+def test_output_folder_for_a_single_input_is_created(tmp_path, tiny_model):
+    src = save_png(tmp_path / "a.png")
+    code, out, err = run("infer.py", src, "-o", str(tmp_path / "new" / "out") + os.sep,
+                         "--model", tiny_model)
+    assert code == 0, err
+    assert os.path.isfile(tmp_path / "new" / "out" / "a_x2.png")
+
+
 def test_infer_corrupt_and_mismatched_params(tmp_path, tiny_model):
     src = save_png(tmp_path / "a.png")
     models = os.path.dirname(tiny_model)

@@ -32,8 +32,26 @@ def test_statnorm_is_instance_norm_and_takes_fixed_statistics():
     norm = StatNorm(3)
     norm.initialize()
     x = mx.nd.random.normal(2, 3, shape=(2, 3, 5, 6))
-    ref = mx.nd.InstanceNorm(x, mx.nd.ones(3), mx.nd.zeros(3), eps=1e-5)
-    np.testing.assert_allclose(norm(x).asnumpy(), ref.asnumpy(), rtol=1e-4, atol=1e-5)
+    gamma, beta = mx.nd.array([0.5, 1.0, 2.0]), mx.nd.array([0.1, -0.2, 0.3])
+    norm.gamma.set_data(gamma)
+    norm.beta.set_data(beta)
+    weights = mx.nd.random.normal(shape=x.shape)     # a loss that weights every output
+    grads = []
+    for use_op in (False, True):                     # the LayerNorm form and the operator
+        norm.use_instance_norm_op = use_op
+        xg = x.copy()
+        xg.attach_grad()
+        with mx.autograd.record():
+            y = norm(xg)
+            loss = (y * weights).sum()
+        loss.backward()
+        grads.append(xg.grad.asnumpy())
+        ref = mx.nd.InstanceNorm(x, gamma, beta, eps=1e-5)
+        np.testing.assert_allclose(y.asnumpy(), ref.asnumpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-3, atol=1e-5)
+    norm.use_instance_norm_op = False
+    norm.gamma.set_data(mx.nd.ones(3))
+    norm.beta.set_data(mx.nd.zeros(3))
     norm.fixed = (mx.nd.zeros((1, 3, 1, 1)), mx.nd.ones((1, 3, 1, 1)))
     np.testing.assert_allclose(norm(x).asnumpy(), x.asnumpy() / np.sqrt(1 + 1e-5), rtol=1e-5)
 
