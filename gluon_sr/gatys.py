@@ -23,7 +23,8 @@ class StyleObjective:
     """Content + style + TV loss of an image, with its gradient; the targets are fixed."""
 
     def __init__(self, vgg, content, style, content_layer="relu2_2", style_layers=STYLE_LAYERS,
-                 content_weight=1.0, style_weight=STYLE_WEIGHT, tv_weight=0.0, tv_kind="l2", ctx=None):
+                 content_weight=1.0, style_weight=STYLE_WEIGHT, tv_weight=0.0, tv_kind="l2",
+                 ctx=None):
         import mxnet as mx
 
         self.ctx = ctx or mx.cpu()
