@@ -35,7 +35,9 @@ def parse_args(argv=None):
     g = p.add_argument_group("loss")
     g.add_argument("--feat-weight", "--content-weight", type=float, default=1.0,
                    dest="feat_weight", help="VGG feature (content) loss weight")
-    g.add_argument("--feat-layer", "--content-layer", default="relu2_2", dest="feat_layer")
+    g.add_argument("--feat-layer", "--content-layer", nargs="+", default=["relu2_2"],
+                   dest="feat_layers", help="VGG16 layer(s); SR sums their losses (e.g. "
+                                            "relu2_2 relu3_3), style takes one")
     g.add_argument("--pixel-weight", type=float, default=0.0)
     g.add_argument("--pixel-loss", choices=("l1", "l2"), default="l2", dest="pixel_kind")
     g.add_argument("--tv-weight", type=float, default=0.0)
@@ -101,6 +103,7 @@ def main(argv=None):
     if options["arch"] is None:
         options["arch"] = "transform_net" if args.task == "style" else "srresnet_seed"
     options["style_layers"] = tuple(options["style_layers"])
+    options["feat_layers"] = tuple(options["feat_layers"])
     cfg = TrainConfig(model_config=model_config, progress=not args.quiet, **options)
     command = "python train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     train(cfg, command=command)

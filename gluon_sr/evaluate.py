@@ -143,13 +143,14 @@ def comparison_figure(path, title, hr, lr, outputs, scale, crop=96):
     plt.close(fig)
 
 
-def model_upscaler(net, scale, hist_match=False, ctx=None):
+def model_upscaler(net, scale, hist_match=False, ctx=None, self_ensemble=False):
     from .imageio import LoadedImage
     from .inference import upscale_image
 
     def upscale(lr):
         image = LoadedImage(lr.astype(np.float32) / 255.0, alpha=None, bit_depth=8, gray=False)
-        return to_uint8(upscale_image(net, image, scale, hist_match=hist_match, ctx=ctx)[0])
+        return to_uint8(upscale_image(net, image, scale, hist_match=hist_match, ctx=ctx,
+                                      self_ensemble=self_ensemble)[0])
     return upscale
 
 
@@ -172,6 +173,8 @@ def parse_args(argv=None):
                    "model zoo download)")
     p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
                    help="run the models in this precision (gluon_sr.precision)")
+    p.add_argument("--self-ensemble", action="store_true",
+                   help="also score each model with the x8 self-ensemble (rows NAME+)")
     p.add_argument("--write-metrics", action="store_true",
                    help="record the mean scores in each evaluated model's JSON sidecar")
     return p.parse_args(argv)
@@ -202,7 +205,11 @@ def main(argv=None):
         else:
             net.hybridize(static_alloc=True)
         # Each model is measured as infer.py runs it by default (perceptual: histogram match).
-        upscalers[name] = model_upscaler(net, args.scale, inference_defaults(meta)["hist_match"])
+        hist_match = inference_defaults(meta)["hist_match"]
+        upscalers[name] = model_upscaler(net, args.scale, hist_match)
+        if args.self_ensemble:
+            upscalers[name + "+"] = model_upscaler(net, args.scale, hist_match,
+                                                   self_ensemble=True)
     features = None
     if args.features:
         try:

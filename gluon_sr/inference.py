@@ -78,15 +78,36 @@ def run_network(net, rgb, scale, tile=None, ctx=None, clip=True):
     return np.clip(out, 0.0, 1.0) if clip else out
 
 
-def upscale_image(net, image, scale, tile=None, hist_match=False, ctx=None):
+# The eight flips and quarter turns of the square: (quarter turns, mirror first).
+DIHEDRAL = tuple((turns, mirror) for mirror in (False, True) for turns in range(4))
+
+
+def run_self_ensemble(net, rgb, scale, tile=None, ctx=None, clip=True):
+    """EDSR+'s geometric self-ensemble: the mean of the network's outputs for the eight flipped
+    and rotated copies of the input, each turned back. Eight times the work for a PSNR gain
+    (the network is not exactly equivariant, so its errors partly average out)."""
+    total = None
+    for turns, mirror in DIHEDRAL:
+        view = np.rot90(rgb[:, ::-1] if mirror else rgb, turns)
+        out = np.rot90(run_network(net, np.ascontiguousarray(view), scale, tile=tile, ctx=ctx,
+                                   clip=False), -turns)
+        out = out[:, ::-1] if mirror else out
+        total = out if total is None else total + out
+    out = total / len(DIHEDRAL)
+    return np.clip(out, 0.0, 1.0) if clip else out
+
+
+def upscale_image(net, image, scale, tile=None, hist_match=False, ctx=None,
+                  self_ensemble=False):
     """Upscale a LoadedImage. Returns (rgb, alpha, seconds)."""
     from .color import match_histograms
     from .imresize import imresize
 
     start = time.perf_counter()
+    run = run_self_ensemble if self_ensemble else run_network
     # Histogram matching sees the unclipped output: clipping first would merge every
     # out-of-range pixel into one tied value, which matching cannot spread again.
-    out = run_network(net, image.rgb, scale, tile=tile, ctx=ctx, clip=not hist_match)
+    out = run(net, image.rgb, scale, tile=tile, ctx=ctx, clip=not hist_match)
     if hist_match:
         # Seed 002's post-process: match output colours to the bicubic upscale of the input.
         reference = np.clip(imresize(image.rgb.astype(np.float64), scale), 0, 1)

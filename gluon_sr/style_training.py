@@ -70,7 +70,7 @@ class StyleLoss:
     def __init__(self, cfg, vgg, style_grams):
         self.cfg, self.vgg, self.style_grams = cfg, vgg, style_grams
         taps = list(vgg.taps)
-        self.content_index = taps.index(cfg.feat_layer)
+        self.content_index = taps.index(cfg.feat_layers[0])
         self.style_indices = [taps.index(t) for t in cfg.style_layers]
 
     def __call__(self, out, content_feats, grams):
@@ -122,7 +122,7 @@ class StyleTask:
             self.net = get_model(cfg.arch, **cfg.model_config)
         except (TypeError, ValueError) as e:
             raise GluonSRError(f"model: {e}")
-        taps = tuple(dict.fromkeys((*cfg.style_layers, cfg.feat_layer)))
+        taps = tuple(dict.fromkeys((*cfg.style_layers, cfg.feat_layers[0])))
         self.vgg, self.vgg_source = load_loss_vgg(taps, weights=cfg.vgg or None, ctx=ctx)
         self.vgg.hybridize(static_alloc=True)
         style = read_image(cfg.style_image).rgb
@@ -189,7 +189,7 @@ class StyleTask:
                 "style": {"image": os.path.basename(cfg.style_image),
                           "style_image_sha256": sha256_file(cfg.style_image),
                           "style_size": cfg.style_size, "style_layers": list(cfg.style_layers),
-                          "content_layer": cfg.feat_layer},
+                          "content_layer": cfg.feat_layers[0]},
                 "training": {"content": cfg.content, "num_content_images": len(self.dataset)},
                 "metrics": ({"val_dir": cfg.val_dir, "val_images": len(self.val_images),
                              **{f"val_{k}_loss": v for k, v in self.last_val.items()}}

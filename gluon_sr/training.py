@@ -1,6 +1,6 @@
 """Training: a task-independent loop (`run_training`) and the super-resolution task.
 
-SR loss = w_feat * l_feat(VGG tap) + w_pix * l_pixel + w_tv * l_TV, averaged over the global
+SR loss = w_feat * sum of l_feat over the VGG taps + w_pix * l_pixel + w_tv * l_TV, averaged over the global
 batch (the style task is in style_training.py). Batches are split over devices with
 `split_and_load`; the Trainer reduces gradients through a kvstore. Atomic checkpoints allow
 `--resume` at the exact step with the same data order. The result is `params/NAME.params`
@@ -40,7 +40,7 @@ class TrainConfig:
     lr_final: float = 0.01              # final lr as a fraction of lr
     warmup: int = 0
     feat_weight: float = 1.0
-    feat_layer: str = "relu2_2"
+    feat_layers: tuple = ("relu2_2",)  # SR: summed per-layer losses; style: the content layer
     pixel_weight: float = 0.0
     pixel_kind: str = "l2"
     tv_weight: float = 0.0
@@ -62,7 +62,7 @@ class TrainConfig:
     resume: bool = False
     init: str = ""                      # start from a trained model's weights (fine-tuning)
     progress: bool = True
-    # style transfer (task "style"): feat_weight / feat_layer are the content loss
+    # style transfer (task "style"): feat_weight / feat_layers (one layer) are the content loss
     style_image: str = ""
     content: list = field(default_factory=list)
     image_size: int = 256
@@ -88,6 +88,9 @@ class TrainConfig:
             raise GluonSRError("both --feat-weight and --pixel-weight are 0: nothing to learn")
         if self.pixel_kind not in ("l1", "l2") or self.tv_kind not in ("l1", "l2"):
             raise GluonSRError("--pixel-loss and --tv-loss must be l1 or l2")
+        if not self.feat_layers or (self.task == "style" and len(self.feat_layers) != 1):
+            raise GluonSRError("--feat-layer: give one VGG layer for style transfer, "
+                               "one or more for SR")
         if not self.name or os.sep in self.name:
             raise GluonSRError(f"--name must be a plain file name, got {self.name!r}")
 
@@ -120,12 +123,19 @@ class SRLoss:
         cfg = self.cfg
         parts = {}
         if cfg.feat_weight > 0:
-            parts["feat"] = cfg.feat_weight * feature_loss(nd, self.vgg(out), target_feat)
+            parts["feat"] = cfg.feat_weight * sum(
+                feature_loss(nd, p, t) for p, t in zip(_as_tuple(self.vgg(out)),
+                                                       _as_tuple(target_feat)))
         if cfg.pixel_weight > 0:
             parts["pix"] = cfg.pixel_weight * pixel_loss(nd, out, y, cfg.pixel_kind)
         if cfg.tv_weight > 0:
             parts["tv"] = cfg.tv_weight * tv_loss(nd, out, cfg.tv_kind)
         return sum(parts.values()), parts
+
+
+def _as_tuple(features):
+    """LossVGG16 returns a bare array for one tap, a tuple for several."""
+    return features if isinstance(features, (tuple, list)) else (features,)
 
 
 def epoch_batches(dataset, batch_size, seed, start_step, part=0, num_parts=1):
@@ -177,9 +187,9 @@ class SRTask:
         if len(dataset) < cfg.batch_size * len(ctx) or cfg.batch_size < len(ctx):
             raise GluonSRError(f"batch size {cfg.batch_size} does not fit {len(dataset)} "
                                f"samples on {len(ctx)} device(s)")
-        if dataset.use_features and recipe["vgg_layer"] != cfg.feat_layer:
+        if dataset.use_features and (recipe["vgg_layer"],) != tuple(cfg.feat_layers):
             log(f"note: shards hold {recipe['vgg_layer']} targets but --feat-layer is "
-                f"{cfg.feat_layer}; computing targets on the fly")
+                f"{' '.join(cfg.feat_layers)}; computing targets on the fly")
             dataset.use_features = False
             dataset.augment = cfg.augment
         try:
@@ -188,8 +198,8 @@ class SRTask:
             raise GluonSRError(f"model: {e}")
         self.vgg, self.vgg_source = None, None
         if cfg.feat_weight > 0:
-            self.vgg, self.vgg_source = load_loss_vgg((cfg.feat_layer,), weights=cfg.vgg or None,
-                                                      ctx=ctx)
+            self.vgg, self.vgg_source = load_loss_vgg(tuple(cfg.feat_layers),
+                                                      weights=cfg.vgg or None, ctx=ctx)
             self.vgg.hybridize(static_alloc=True, static_shape=True)
             if dataset.use_features and recipe.get("vgg_convention") != self.vgg_source["convention"]:
                 raise GluonSRError("the shards' VGG targets were made with the "

@@ -114,6 +114,14 @@ def test_output_folder_for_a_single_input_is_created(tmp_path, tiny_model):
     assert os.path.isfile(tmp_path / "new" / "out" / "a_x2.png")
 
 
+def test_self_ensemble_upscales(tmp_path, tiny_model):
+    src = save_png(tmp_path / "a.png", h=30, w=42)
+    code, out, err = run("infer.py", src, "--model", tiny_model, "--self-ensemble",
+                         "-o", tmp_path / "a_x2.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "a_x2.png").size == (84, 60)
+
+
 def test_infer_corrupt_and_mismatched_params(tmp_path, tiny_model):
     src = save_png(tmp_path / "a.png")
     models = os.path.dirname(tiny_model)
@@ -190,6 +198,8 @@ def test_infer_with_a_style_network(tmp_path, tiny_style):
     assert_one_line_error(code, err, "--strength")
     code, _, err = run("infer.py", src, "--model", tiny_style)
     assert_one_line_error(code, err, "--style")
+    code, _, err = run("infer.py", src, "--style", tiny_style, "--self-ensemble")
+    assert_one_line_error(code, err, "--self-ensemble")
 
 
 def test_infer_gatys_optimisation(tmp_path, vgg_file):

@@ -28,7 +28,8 @@ def test_evaluation_table_and_sidecar_metrics(bench, tmp_path, capsys):
     json_path = save_model(net, str(tmp_path / "m"), "tiny", {"task": "sr"})
     out = tmp_path / "eval.json"
     assert evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models",
-                          json_path, "--out", str(out), "--write-metrics", "--features"]) == 0
+                          json_path, "--out", str(out), "--write-metrics", "--features",
+                          "--self-ensemble"]) == 0
     results = json.load(open(out))
     rows = results["sets"]["Tiny"]
     # The bicubic row is the protocol applied by hand: mod-crop, MATLAB down/up, Y-PSNR.
@@ -40,6 +41,8 @@ def test_evaluation_table_and_sidecar_metrics(bench, tmp_path, capsys):
         psnr_y(up / 255.0, hr / 255.0, 2))
     assert set(rows[json_path]["per_image"]) == {"im0", "im1"}
     assert rows[json_path]["s_per_mp"] > 0
+    assert set(rows[json_path + "+"]["per_image"]) == {"im0", "im1"}
+    assert rows[json_path + "+"]["mean"]["psnr"] != rows[json_path]["mean"]["psnr"]
     meta = json.load(open(json_path))
     assert meta["metrics"]["benchmarks"]["Tiny_x2"]["psnr"] == pytest.approx(
         rows[json_path]["mean"]["psnr"], abs=1e-4)

@@ -6,7 +6,7 @@ from conftest import smooth_image
 from gluon_sr import inference
 from gluon_sr.archs import get_model
 from gluon_sr.imageio import LoadedImage
-from gluon_sr.inference import run_network, tile_spans, upscale_image
+from gluon_sr.inference import run_network, run_self_ensemble, tile_spans, upscale_image
 
 
 def random_net(name, scale, **config):
@@ -38,6 +38,22 @@ def test_tiled_equals_whole_image(name, scale, config):
     tiled = run_network(net, img, scale, tile=13)
     assert whole.shape == (45 * scale, 61 * scale, 3)
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
+
+
+def test_self_ensemble_is_equivariant_and_differs_from_one_pass():
+    """Averaging over all eight flips/rotations makes the result commute with each of them
+    (only if every output is turned back correctly), which one pass of a random net does not."""
+    net = random_net("edsr", 2, channels=8, num_blocks=2)
+    img = smooth_image(np.random.default_rng(3), 12, 17).astype(np.float32)
+    single = run_network(net, img, 2, tile=0, clip=False)
+    ensemble = run_self_ensemble(net, img, 2, tile=0, clip=False)
+    assert ensemble.shape == single.shape == (24, 34, 3)
+    assert np.abs(ensemble - single).max() > 1e-3
+    for view in (lambda a: a[:, ::-1], lambda a: np.rot90(a, 1), lambda a: np.rot90(a[::-1], 3)):
+        moved = run_self_ensemble(net, np.ascontiguousarray(view(img)), 2, tile=0, clip=False)
+        np.testing.assert_allclose(moved, view(ensemble), atol=1e-5)
+    turned = run_network(net, np.rot90(img).copy(), 2, tile=0, clip=False)
+    assert np.abs(turned - np.rot90(single)).max() > 1e-3
 
 
 def test_too_small_overlap_would_show_seams():

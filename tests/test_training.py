@@ -103,6 +103,30 @@ def test_perceptual_loss_with_real_vgg(shards, tmp_path, vgg_file):
     assert record["feat"] > 0 and record["tv"] > 0 and np.isfinite(record["loss"])
 
 
+def test_feature_loss_over_several_layers_is_the_sum_of_each_layers_loss():
+    from gluon_sr.losses import feature_loss
+    from gluon_sr.training import SRLoss
+    from gluon_sr.vgg import LossVGG16
+
+    vgg = LossVGG16(("relu1_2", "relu2_2"))
+    vgg.initialize(mx.init.Xavier())
+    out, y = (mx.nd.random.uniform(shape=(2, 3, 16, 16)) for _ in range(2))
+    cfg = TrainConfig(shards="s", name="m", feat_weight=0.5, feat_layers=("relu1_2", "relu2_2"))
+    loss_fn = SRLoss(cfg, vgg)
+    total, parts = loss_fn(out, y, loss_fn.target_features(y))
+    (o1, o2), (t1, t2) = vgg(out), vgg(y)
+    expected = 0.5 * (feature_loss(mx.nd, o1, t1) + feature_loss(mx.nd, o2, t2)).asnumpy()
+    assert expected.shape == (2,) and expected.min() > 0
+    np.testing.assert_allclose(parts["feat"].asnumpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(total.asnumpy(), expected, rtol=1e-5)
+
+
+def test_style_training_takes_one_content_layer(tmp_path):
+    cfg = TrainConfig(shards="", name="st", task="style", feat_layers=("relu2_2", "relu3_3"))
+    with pytest.raises(GluonSRError, match="one VGG layer"):
+        cfg.validate()
+
+
 def test_init_from_a_trained_model_starts_from_its_weights(shards, tmp_path):
     first = train(config(shards, tmp_path, name="base", steps=6), log=lambda *_: None)
     tuned = train(config(shards, tmp_path, name="tuned", steps=1, lr=1e-9, init=first),
