@@ -2,19 +2,18 @@
 
     python data_prep/build.py --src PHOTOS/ --out shards/ --scale 4
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import gluon_sr  # noqa: E402,F401  (sets OpenMP threads before MXNet loads)
-from gluon_sr.errors import run_cli  # noqa: E402
-from gluon_sr.runtime import physical_core_count  # noqa: E402
+from gluon_sr.utils.errors import ArgumentParser, run_cli  # noqa: E402
+from gluon_sr.utils.runtime import physical_core_count  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--src", nargs="+", required=True, help="folder(s) of HR images (recursive)")
     p.add_argument("--out", required=True, help="output folder for shards and manifest.json")
     p.add_argument("--scale", type=int, default=4, help="downsampling factor (2, 3, 4, 8)")
@@ -42,7 +41,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from gluon_sr.shards import Recipe, build_shards, default_crop
+    from gluon_sr.data.shards import Recipe, build_shards, default_crop
 
     args = parse_args(argv)
     recipe = Recipe(scale=args.scale, crop=args.crop or default_crop(args.scale),

@@ -2,13 +2,10 @@
 import json
 import os
 
-from .archs import get_model, model_spec
-from .errors import GluonSRError, describe
-from .fileio import atomic_path, atomic_write_json
-
-PARAMS_DIR = os.environ.get(
-    "GLUON_SR_PARAMS", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                    "params"))
+from gluon_sr.archs import get_model, model_spec
+from gluon_sr.utils.errors import GluonSRError, describe
+from gluon_sr.utils.fileio import atomic_path, atomic_write_json
+from gluon_sr.utils.paths import PARAMS_DIR, TRAINED_DIR
 
 
 def save_model(net, out_dir, name, meta):
@@ -21,14 +18,6 @@ def save_model(net, out_dir, name, meta):
     json_path = os.path.join(out_dir, name + ".json")
     atomic_write_json(json_path, record)
     return json_path
-
-
-def export_model(net, prefix):
-    """Gluon export (symbol JSON + params) of a hybridized net that has run forward once."""
-    folder = os.path.dirname(os.path.abspath(prefix))
-    os.makedirs(folder, exist_ok=True)
-    net.export(prefix, epoch=0)
-    return prefix + "-symbol.json", prefix + "-0000.params"
 
 
 def available_models(params_dir=PARAMS_DIR):
@@ -49,15 +38,20 @@ def models_where(predicate, params_dir=PARAMS_DIR):
 
 
 def resolve(name_or_path, params_dir=PARAMS_DIR):
-    """A model name in params/ or a path to NAME.json / NAME.params -> (json path, params path)."""
+    """A model name or a path to NAME.json / NAME.params -> (json path, params path).
+
+    Names are looked up in params/ (the shipped models), then in trained/ (train.py's output).
+    """
     if name_or_path.endswith((".json", ".params")) or os.sep in name_or_path:
         base = os.path.splitext(name_or_path)[0]
         json_path, params_path = base + ".json", base + ".params"
         if not os.path.exists(json_path) and not os.path.exists(params_path):
             raise GluonSRError(f"{name_or_path}: model file not found")
     else:
-        json_path = os.path.join(params_dir, name_or_path + ".json")
-        params_path = os.path.join(params_dir, name_or_path + ".params")
+        folder = next((d for d in (params_dir, TRAINED_DIR)
+                       if os.path.exists(os.path.join(d, name_or_path + ".json"))), params_dir)
+        json_path = os.path.join(folder, name_or_path + ".json")
+        params_path = os.path.join(folder, name_or_path + ".params")
         if not os.path.exists(json_path):
             names = ", ".join(available_models(params_dir)) or "none"
             raise GluonSRError(f"no model named {name_or_path!r} (available: {names})")

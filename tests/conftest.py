@@ -1,5 +1,10 @@
-"""Shared fixtures: small synthetic images, and the real data/weights in ../shared when present."""
+"""Shared fixtures and helpers: small synthetic images and networks, running the CLIs, and
+the real data/weights in ../shared when present."""
 import os
+import struct
+import subprocess
+import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -47,12 +52,12 @@ def save_png(path, h=20, w=24, seed=0, mode="RGB"):
 @pytest.fixture
 def shards(image_folder, tmp_path):
     """x2 shards of 32 px crops from `image_folder`, 16 samples per shard."""
-    from gluon_sr.shards import Recipe, build_shards
+    from gluon_sr.data.shards import Recipe, build_shards
 
     out = tmp_path / "shards"
     build_shards([image_folder], str(out),
                  Recipe(scale=2, crop=32, crops_per_image=8, blur_sigma=0.5, shard_size=16),
-                 progress=False, log=lambda *_: None)
+                 progress=False)
     return str(out)
 
 
@@ -68,3 +73,60 @@ def sr_bench():
     if not os.path.isdir(os.path.join(SR_BENCH, "Set5")):
         pytest.skip(f"benchmark images not found at {SR_BENCH} (../shared is absent)")
     return SR_BENCH
+
+
+def _chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_header_only(path, width, height):
+    """A small PNG file whose header claims width x height (its pixel data is far too short)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
+            + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b""))
+    path.write_bytes(data)
+    return str(path)
+
+
+def run_script(script, *args, cwd=None, env=None):
+    """Run one of the repository's scripts (or `-m module`) as a user would: (code, out, err)."""
+    env = {**os.environ, "PYTHONPATH": REPO, **(env or {})}
+    env.pop("GLUON_SR_DEBUG", None)
+    command = [sys.executable, *(["-m", args[0]] if script == "-m" else [os.path.join(REPO, script)])]
+    rest = args[1:] if script == "-m" else args
+    proc = subprocess.run([*command, *map(str, rest)], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=600)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def assert_one_line_error(code, err, *words):
+    """Exit code 2 and exactly one line on stderr, `error: ...`, containing each word.
+
+    A batch's per-file errors are each one line too; `lines` says how many to expect."""
+    assert code == 2, err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for word in words:
+        assert word in lines[0], (word, err)
+
+
+def random_gluon_model(name, scale=None, seed=0, **config):
+    """A gluon-sr network with random weights (and non-trivial BN statistics), as an
+    InferenceModel; `.imperative_net()` gives the Gluon network itself."""
+    import mxnet as mx
+
+    from gluon_sr.archs import get_model
+    from gluon_sr.infer.loader import InferenceModel
+
+    mx.random.seed(seed)                     # the same weights whatever ran before
+    net = get_model(name, **({"scale": scale} if scale else {}), **config)
+    net.initialize(mx.init.Xavier(magnitude=1.5))
+    net(mx.nd.zeros((1, 3, 8, 8)))          # resolve deferred parameter shapes
+    rng = np.random.default_rng(seed)
+    for pname, p in net.collect_params().items():
+        if pname.endswith("running_mean"):
+            p.set_data(mx.nd.array(rng.normal(0, 0.1, p.shape)))
+        elif pname.endswith("running_var"):
+            p.set_data(mx.nd.array(rng.uniform(0.5, 2.0, p.shape)))
+    return InferenceModel.from_gluon(net)

@@ -1,6 +1,6 @@
 import mxnet as mx
 
-from gluon_sr import bench
+from gluon_sr.bench import speed as bench
 from gluon_sr.archs import get_model
 
 

@@ -1,35 +1,17 @@
 """The three CLIs end to end, and every bad input: one line, exit code 2, no partial output."""
 import json
 import os
-import subprocess
-import sys
 
 import mxnet as mx
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, save_png
-from test_imageio import png_header_only
+from conftest import assert_one_line_error, png_header_only, run_script as run, save_png
 from gluon_sr.archs import get_model
 from gluon_sr.model_store import save_model
 
-
-def run(script, *args, cwd=None):
-    env = {**os.environ, "PYTHONPATH": REPO}
-    env.pop("GLUON_SR_DEBUG", None)
-    proc = subprocess.run([sys.executable, os.path.join(REPO, script), *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def assert_one_line_error(code, err, *words):
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) >= 1, err
-    for word in words:
-        assert word in err, (word, err)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -66,7 +48,10 @@ def test_batch_goes_on_past_a_bad_file(tmp_path, tiny_model):
     (tmp_path / "bad.png").write_text("not an image")
     code, out, err = run("infer.py", good, tmp_path / "bad.png", "-o", tmp_path / "out",
                          "--model", tiny_model)
-    assert_one_line_error(code, err, "bad.png", "1 of 2 image(s) failed")
+    assert code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and "bad.png" in lines[0], err
+    assert lines[1].startswith("1 of 2 image(s) failed"), err
     assert os.listdir(tmp_path / "out") == ["good_x2.png"]
 
 

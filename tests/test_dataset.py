@@ -1,15 +1,15 @@
 import numpy as np
 import pytest
 
-from gluon_sr.dataset import ShardDataset, ShardGroupedSampler, augment
-from gluon_sr.degrade import downscale
-from gluon_sr.shards import Recipe, build_shards
+from gluon_sr.data.shard_dataset import ShardDataset, ShardGroupedSampler, augment
+from gluon_sr.data.degrade import downscale
+from gluon_sr.data.shards import Recipe, build_shards
 
 
 def make(image_folder, tmp_path, **kw):
     build_shards([image_folder], str(tmp_path / "s"),
                  Recipe(scale=2, crop=32, crops_per_image=4, blur_sigma=0.0, shard_size=8),
-                 progress=False, log=lambda *_: None)
+                 progress=False)
     return ShardDataset(str(tmp_path / "s"), **kw)
 
 

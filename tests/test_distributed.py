@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from conftest import REPO
-from gluon_sr import launch
-from gluon_sr.errors import GluonSRError
-from gluon_sr.training import TrainConfig, train
+from gluon_sr.train import launch
+from gluon_sr.train.run import resolve_config, train
+from gluon_sr.utils.errors import GluonSRError
 
 
 def train_command(shards, tmp_path, steps, *extra):
@@ -53,10 +53,11 @@ def test_a_failing_worker_stops_the_job(tmp_path):
 
 def test_dist_kvstore_outside_a_job_is_a_user_error(shards, tmp_path, monkeypatch):
     monkeypatch.delenv("DMLC_ROLE", raising=False)
-    cfg = TrainConfig(shards=shards, name="x", arch="edsr", kvstore="dist_sync",
-                      run_dir=str(tmp_path / "r"), out_dir=str(tmp_path / "o"), progress=False)
-    with pytest.raises(GluonSRError, match="gluon_sr.launch"):
-        train(cfg, log=lambda *_: None)
+    cfg = resolve_config(dict(shards=shards, name="x", kvstore="dist_sync",
+                              run_dir=str(tmp_path / "r"), out_dir=str(tmp_path / "o"),
+                              progress=False))
+    with pytest.raises(GluonSRError, match="gluon_sr.train.launch"):
+        train(cfg)
 
 
 def test_job_plan_and_ssh_commands(monkeypatch):

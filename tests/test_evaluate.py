@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import save_png
-from gluon_sr import evaluate
+from gluon_sr.evaluation import evaluate
 from gluon_sr.archs import get_model
-from gluon_sr.imresize import imresize
-from gluon_sr.metrics import psnr_y
+from gluon_sr.utils.imresize import imresize
+from gluon_sr.evaluation.metrics import psnr_y
 from gluon_sr.model_store import save_model
 
 
@@ -51,13 +51,13 @@ def test_evaluation_table_and_sidecar_metrics(bench, tmp_path, capsys):
 
 
 def test_wrong_scale_model_is_refused(bench, tmp_path):
-    from gluon_sr.errors import GluonSRError
+    from gluon_sr.utils.errors import GluonSRError
 
     net = get_model("edsr", scale=4, channels=4, num_blocks=1)
     net.initialize()
     net(mx.nd.zeros((1, 3, 4, 4)))
     json_path = save_model(net, str(tmp_path / "m"), "x4", {"task": "sr"})
-    with pytest.raises(GluonSRError, match="not x2"):
+    with pytest.raises(GluonSRError, match="not an x2 SR model"):
         evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models", json_path,
                        "--out", str(tmp_path / "e.json"), "--features"])
 
@@ -82,7 +82,7 @@ def test_comparison_figure_is_written(bench, tmp_path):
 
 
 def test_feature_distance_matches_a_direct_vgg_computation(bench, tmp_path, vgg_file):
-    from gluon_sr.vgg import load_loss_vgg
+    from gluon_sr.archs.vgg import load_loss_vgg
 
     out = tmp_path / "e.json"
     assert evaluate.main(["--scale", "2", "--bench", bench, "--sets", "Tiny", "--models",
@@ -97,7 +97,8 @@ def test_feature_distance_matches_a_direct_vgg_computation(bench, tmp_path, vgg_
     up = imresize(imresize(hr, 0.5), 2)
     vgg, _ = load_loss_vgg(("relu2_2", "relu3_3"), weights=vgg_file)
     to_nd = lambda a: mx.nd.array(a.transpose(2, 0, 1)[None] / 255.0)   # noqa: E731
-    for layer, f_up, f_hr in zip(("relu2_2", "relu3_3"), vgg(to_nd(up)), vgg(to_nd(hr))):
-        expected = np.mean((f_up.asnumpy() - f_hr.asnumpy()) ** 2)
+    f_up, f_hr = vgg(to_nd(up)), vgg(to_nd(hr))
+    for layer in ("relu2_2", "relu3_3"):
+        expected = np.mean((f_up[layer].asnumpy() - f_hr[layer].asnumpy()) ** 2)
         assert scores[layer] == pytest.approx(expected, rel=1e-4)
         assert scores[layer] > 0

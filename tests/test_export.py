@@ -4,9 +4,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from gluon_sr import export
+from gluon_sr.deploy import export
 from gluon_sr.archs import get_model
-from gluon_sr.errors import GluonSRError
+from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.model_store import save_model
 
 onnx = pytest.importorskip("onnx")

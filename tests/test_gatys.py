@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from conftest import smooth_image
-from gluon_sr.gatys import STYLE_LAYERS, StyleObjective, optimise
-from gluon_sr.vgg import LossVGG16, load_loss_vgg
+from gluon_sr.infer.gatys import STYLE_LAYERS, StyleObjective, optimise
+from gluon_sr.archs.vgg import LossVGG16, load_loss_vgg
 
 
 def random_vgg():

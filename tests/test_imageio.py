@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from conftest import save_png
-from gluon_sr.errors import GluonSRError
-from gluon_sr.imageio import list_images, read_image, write_image
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.imageio import list_images, read_image, write_image
 
 
 def _chunk(kind, payload):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gluon_sr.color import match_histograms, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
-from gluon_sr.imresize import imresize
-from gluon_sr.metrics import psnr_y, ssim_y
+from gluon_sr.utils.color import match_histograms, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from gluon_sr.utils.imresize import imresize
+from gluon_sr.evaluation.metrics import psnr_y, ssim_y
 
 
 @pytest.mark.parametrize("scale", [0.25, 0.5, 2, 3])

@@ -1,6 +1,6 @@
 """The inference-only environment: exported models on ONNX Runtime, no MXNet.
 
-Runs in the venv of requirements-onnx.txt (see .ci/run) after `python -m gluon_sr.export` has
+Runs in the venv of requirements-onnx.txt (see .ci/run) after `python -m gluon_sr.deploy.export` has
 written exports/ in the MXNet environment; in the MXNet environment these tests skip.
 """
 import glob
@@ -14,15 +14,15 @@ pytest.importorskip("onnxruntime", reason="runs in the ONNX Runtime environment 
                     "(requirements-onnx.txt), not beside MXNet")
 
 from conftest import REPO, save_png  # noqa: E402
-from gluon_sr.inference import run_network  # noqa: E402
-from gluon_sr.onnx_backend import EXPORT_DIR, OnnxModel  # noqa: E402
+from gluon_sr.infer.tiling import run_network  # noqa: E402
+from gluon_sr.deploy.onnx_backend import EXPORT_DIR, OnnxModel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def exported():
     files = sorted(glob.glob(os.path.join(EXPORT_DIR, "*.onnx")))
     if not files:
-        message = f"no exported models in {EXPORT_DIR}: run python -m gluon_sr.export first"
+        message = f"no exported models in {EXPORT_DIR}: run python -m gluon_sr.deploy.export first"
         if os.environ.get("GLUON_SR_EXPORTS"):
             pytest.fail(message)            # CI names the folder: an empty one is a failure
         pytest.skip(message)

@@ -4,8 +4,8 @@ import pytest
 
 from conftest import smooth_image
 from gluon_sr.archs import get_model
-from gluon_sr.errors import GluonSRError
-from gluon_sr.precision import calibration_batches, convert
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.deploy.precision import calibration_batches, convert
 
 
 def trained_like_net():
@@ -21,7 +21,12 @@ def test_reduced_precision_stays_close_to_fp32(precision, min_psnr):
     rgb = smooth_image(np.random.default_rng(0), 72, 80).astype(np.float32)
     x = mx.nd.array(rgb.transpose(2, 0, 1)[None])
     reference = trained_like_net()(x).asnumpy()
-    fast = convert(trained_like_net(), precision, calib_images=[rgb])
+    try:
+        fast = convert(trained_like_net(), precision, calib_images=[rgb])
+    except GluonSRError as e:
+        if precision == "bf16" and "not available here" in str(e):
+            pytest.skip(f"this CPU has no bf16 kernels in oneDNN 2.4 ({e})")
+        raise
     out = fast(x).asnumpy()
     assert out.shape == reference.shape and out.dtype == np.float32
     mse = np.mean((out - reference) ** 2)
@@ -33,5 +38,7 @@ def test_reduced_precision_stays_close_to_fp32(precision, min_psnr):
 def test_int8_needs_big_enough_calibration_images():
     with pytest.raises(GluonSRError, match="calibration"):
         calibration_batches([np.zeros((20, 20, 3), np.float32)])
+    from gluon_sr.infer.loader import load_for_inference
+
     with pytest.raises(GluonSRError, match="unknown precision"):
-        convert(trained_like_net(), "fp8")
+        load_for_inference("sr_x4", precision="fp8")

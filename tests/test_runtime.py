@@ -6,8 +6,8 @@ import mxnet as mx
 import pytest
 
 from conftest import REPO
-from gluon_sr.errors import GluonSRError, describe
-from gluon_sr.runtime import parse_contexts, physical_core_count
+from gluon_sr.utils.errors import GluonSRError, describe
+from gluon_sr.utils.runtime import parse_contexts, physical_core_count
 
 
 def _omp_threads(env_value):

@@ -28,18 +28,20 @@ def test_at_least_four_styles_are_shipped_with_held_out_losses():
 
 @pytest.mark.parametrize("name", STYLES)
 def test_shipped_style_network_moves_a_held_out_photo_towards_its_painting(name, vgg_file):
-    from gluon_sr.imageio import read_image
-    from gluon_sr.style_bench import objective_for, style_image_for
-    from gluon_sr.stylize import run_transform, working_copy
-    from gluon_sr.vgg import load_loss_vgg
+    from gluon_sr.archs.vgg import load_loss_vgg
+    from gluon_sr.evaluation.style_bench import objective_for, style_image_for
+    from gluon_sr.infer.loader import load_for_inference
+    from gluon_sr.infer.stylize import run_transform, working_copy
+    from gluon_sr.utils.imageio import read_image
 
     if not os.path.exists(HELD_OUT_PHOTO):
         pytest.skip(f"held-out content photo not found at {HELD_OUT_PHOTO} (../shared is absent)")
-    net, meta = load_model(name)
+    model = load_for_inference(name)
+    meta = model.meta
     photo = working_copy(read_image(HELD_OUT_PHOTO).rgb, 160)
-    stylised = run_transform(net, photo, tile=0)
-    taps = tuple(dict.fromkeys((*meta["style"]["style_layers"], meta["style"]["content_layer"])))
-    vgg, _ = load_loss_vgg(taps, weights=vgg_file)
+    stylised = run_transform(model, photo, tile=0)
+    vgg, _ = load_loss_vgg((*meta["style"]["style_layers"], meta["style"]["content_layer"]),
+                           weights=vgg_file)
     objective = objective_for(meta, vgg, photo, style_image_for(meta, STYLE_DIR))
 
     def style_and_content(rgb):
@@ -56,5 +58,5 @@ def test_shipped_style_network_moves_a_held_out_photo_towards_its_painting(name,
     _, flipped_content = style_and_content(np.ascontiguousarray(photo[::-1]))
     assert net_content < flipped_content, (net_content, flipped_content)
 
-    tiled = run_transform(net, photo, tile=64)
+    tiled = run_transform(model, photo, tile=64)
     np.testing.assert_allclose(tiled, stylised, atol=1e-4)

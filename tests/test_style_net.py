@@ -5,7 +5,8 @@ import pytest
 from conftest import smooth_image
 from gluon_sr.archs import get_model
 from gluon_sr.archs.transform_net import StatNorm
-from gluon_sr.stylize import blend, preserve_colour, run_transform
+from gluon_sr.infer.loader import InferenceModel
+from gluon_sr.infer.stylize import blend, preserve_colour, run_transform
 
 
 def style_net(**config):
@@ -57,21 +58,42 @@ def test_statnorm_is_instance_norm_and_takes_fixed_statistics():
 
 
 def test_exact_tiling_of_the_instance_norm_net():
-    net = style_net()
+    model = InferenceModel.from_gluon(style_net())
     img = smooth_image(np.random.default_rng(1), 150, 122).astype(np.float32)
-    whole = run_transform(net, img, tile=0)
-    tiled = run_transform(net, img, tile=48)
+    whole = run_transform(model, img, tile=0)
+    tiled = run_transform(model, img, tile=48)
     assert whole.shape == (150, 122, 3)
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
     # Naive tiling (each tile normalised on its own) is visibly different.
     naive = np.zeros_like(whole)
     for y in range(0, 150, 50):
-        naive[y:y + 50] = run_transform(net, img[y:y + 50], tile=0)
+        naive[y:y + 50] = run_transform(model, img[y:y + 50], tile=0)
     assert np.abs(naive - whole).max() > 1e-2
 
 
+def test_tiling_runs_on_the_imperative_copy_and_leaves_the_fast_path_alone(tmp_path):
+    """Tiled stylisation switches statistics layer by layer on a separate imperative network;
+    the fast (hybridized, oneDNN-fused) network is neither called nor re-hybridized."""
+    from gluon_sr.infer.loader import load_for_inference
+    from gluon_sr.model_store import save_model
+
+    net = style_net()
+    save_model(net, str(tmp_path), "style", {"task": "style"})
+    model = load_for_inference(str(tmp_path / "style.json"))
+    img = smooth_image(np.random.default_rng(4), 40, 44).astype(np.float32)
+    whole = run_transform(model, img, tile=0)
+    calls = []
+    fast = model.forward
+    model.forward = lambda x: calls.append(x.shape) or fast(x)
+    tiled = run_transform(model, img, tile=24)
+    assert calls == [] and model.imperative_net() is not None
+    np.testing.assert_allclose(tiled, whole, atol=1e-4)
+    run_transform(model, img, tile=0)
+    assert len(calls) == 1
+
+
 def test_colour_preservation_keeps_content_chroma_and_strength_blends():
-    from gluon_sr.color import rgb_to_ycbcr
+    from gluon_sr.utils.color import rgb_to_ycbcr
 
     rng = np.random.default_rng(2)
     content, stylised = rng.uniform(0.4, 0.6, (2, 16, 16, 3))   # no clipping at 0 or 1

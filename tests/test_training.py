@@ -5,27 +5,28 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from gluon_sr import checkpoint
-from gluon_sr.errors import GluonSRError
+from gluon_sr.data.shards import Recipe, build_shards
 from gluon_sr.model_store import load_model
-from gluon_sr.plotting import read_log
-from gluon_sr.shards import Recipe, build_shards
-from gluon_sr.training import TrainConfig, train
+from gluon_sr.train import checkpoint
+from gluon_sr.train.plotting import read_log
+from gluon_sr.train.run import resolve_config, train
+from gluon_sr.utils.errors import GluonSRError
 
 
 def config(shards, tmp_path, name="m", **kw):
     base = dict(shards=shards, name=name, arch="edsr", model_config=dict(channels=8, num_blocks=1),
                 steps=12, batch_size=4, lr=3e-3, feat_weight=0.0, pixel_weight=1.0,
-                pixel_kind="l1", log_every=3, checkpoint_every=6, run_dir=str(tmp_path / "run" / name),
-                out_dir=str(tmp_path / "params"), progress=False)
+                pixel_kind="l1", log_every=3, checkpoint_every=6, warmup=0,
+                run_dir=str(tmp_path / "run" / name), out_dir=str(tmp_path / "params"),
+                progress=False)
     base.update(kw)
-    return TrainConfig(**base)
+    return resolve_config(base)
 
 
 def test_short_run_lowers_the_loss_and_writes_everything(shards, tmp_path, image_folder):
     cfg = config(shards, tmp_path, steps=60, log_every=10, val_dir=image_folder, val_every=30,
                  val_images=2)
-    json_path = train(cfg, command="python train.py ...", log=lambda *_: None)
+    json_path = train(cfg, command="python train.py ...")
     records = read_log(os.path.join(cfg.run_dir, "log.jsonl"))
     losses = [r["loss"] for r in records if "loss" in r]
     assert losses[-1] < 0.7 * losses[0]
@@ -41,8 +42,8 @@ def test_short_run_lowers_the_loss_and_writes_everything(shards, tmp_path, image
     assert net(mx.nd.zeros((1, 3, 8, 8))).shape == (1, 3, 16, 16)
 
 
-def test_killed_run_resumes_to_the_same_parameters(shards, tmp_path, monkeypatch):
-    straight = train(config(shards, tmp_path, name="a"), log=lambda *_: None)
+def test_killed_run_resumes_to_the_same_parameters(shards, tmp_path, monkeypatch, caplog):
+    straight = train(config(shards, tmp_path, name="a"))
 
     real_save = checkpoint.save_checkpoint
 
@@ -51,11 +52,11 @@ def test_killed_run_resumes_to_the_same_parameters(shards, tmp_path, monkeypatch
         raise KeyboardInterrupt          # killed right after the step-6 checkpoint
     monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        train(config(shards, tmp_path, name="b"), log=lambda *_: None)
+        train(config(shards, tmp_path, name="b"))
     monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
-    messages = []
-    resumed = train(config(shards, tmp_path, name="b", resume=True), log=messages.append)
-    assert any("resumed b at step 6" in m for m in messages)
+    with caplog.at_level("INFO", logger="gluon_sr"):
+        resumed = train(config(shards, tmp_path, name="b", resume=True))
+    assert "resumed b at step 6" in caplog.text
 
     a = mx.nd.load(straight.replace(".json", ".params"))
     b = mx.nd.load(resumed.replace(".json", ".params"))
@@ -66,27 +67,33 @@ def test_killed_run_resumes_to_the_same_parameters(shards, tmp_path, monkeypatch
 
 
 def test_existing_run_needs_resume_and_same_model(shards, tmp_path):
-    train(config(shards, tmp_path, steps=6), log=lambda *_: None)
+    train(config(shards, tmp_path, steps=6))
     with pytest.raises(GluonSRError, match="--resume"):
-        train(config(shards, tmp_path, steps=6), log=lambda *_: None)
+        train(config(shards, tmp_path, steps=6))
     with pytest.raises(GluonSRError, match="different model"):
         train(config(shards, tmp_path, steps=6, resume=True,
-                     model_config=dict(channels=4, num_blocks=1)), log=lambda *_: None)
+                     model_config=dict(channels=4, num_blocks=1)))
+
+
+def test_global_batch_may_use_every_sample_on_several_devices(shards, tmp_path):
+    """--batch-size is the global batch: 32 samples make two batches of 16 over 2 devices."""
+    path = train(config(shards, tmp_path, ctx="cpu:2", batch_size=32, steps=2))
+    assert json.load(open(path))["training"]["steps_done"] == 2
 
 
 def test_bad_options_are_user_errors(shards, tmp_path):
     with pytest.raises(GluonSRError, match="nothing to learn"):
-        train(config(shards, tmp_path, pixel_weight=0.0), log=lambda *_: None)
+        train(config(shards, tmp_path, pixel_weight=0.0))
     with pytest.raises(GluonSRError, match="x2"):
-        train(config(shards, tmp_path, scale=4), log=lambda *_: None)
+        train(config(shards, tmp_path, scale=4))
     with pytest.raises(GluonSRError, match="batch size"):
-        train(config(shards, tmp_path, batch_size=1000), log=lambda *_: None)
+        train(config(shards, tmp_path, batch_size=1000))
 
 
 def test_two_cpu_contexts_train_like_one(shards, tmp_path):
     """split_and_load + kvstore over 2 contexts == 1 context with the same global batch."""
-    two = train(config(shards, tmp_path, name="two", ctx="cpu:2", steps=3), log=lambda *_: None)
-    one = train(config(shards, tmp_path, name="one", steps=3), log=lambda *_: None)
+    two = train(config(shards, tmp_path, name="two", ctx="cpu:2", steps=3))
+    one = train(config(shards, tmp_path, name="one", steps=3))
     assert json.load(open(two))["training"]["devices"] == ["cpu(0)", "cpu(1)"]
     a, b = mx.nd.load(one.replace(".json", ".params")), mx.nd.load(two.replace(".json", ".params"))
     for key in a:
@@ -97,58 +104,57 @@ def test_perceptual_loss_with_real_vgg(shards, tmp_path, vgg_file):
     cfg = config(shards, tmp_path, arch="srresnet_seed",
                  model_config=dict(channels=8, num_blocks=1), feat_weight=1.0,
                  pixel_weight=0.0, tv_weight=1.0, vgg=vgg_file, steps=3, log_every=3)
-    meta = json.load(open(train(cfg, log=lambda *_: None)))
+    meta = json.load(open(train(cfg)))
     assert meta["vgg"] == {"convention": "caffe", "weights": os.path.basename(vgg_file)}
     record = read_log(os.path.join(cfg.run_dir, "log.jsonl"))[-1]
     assert record["feat"] > 0 and record["tv"] > 0 and np.isfinite(record["loss"])
 
 
 def test_feature_loss_over_several_layers_is_the_sum_of_each_layers_loss():
+    from gluon_sr.archs.vgg import LossVGG16
     from gluon_sr.losses import feature_loss
-    from gluon_sr.training import SRLoss
-    from gluon_sr.vgg import LossVGG16
+    from gluon_sr.train.sr_task import SRLoss, SROptions
 
     vgg = LossVGG16(("relu1_2", "relu2_2"))
     vgg.initialize(mx.init.Xavier())
     out, y = (mx.nd.random.uniform(shape=(2, 3, 16, 16)) for _ in range(2))
-    cfg = TrainConfig(shards="s", name="m", feat_weight=0.5, feat_layers=("relu1_2", "relu2_2"))
-    loss_fn = SRLoss(cfg, vgg)
+    loss_fn = SRLoss(SROptions(shards="s", feat_weight=0.5, feat_layers=("relu1_2", "relu2_2"),
+                               pixel_weight=0.0), vgg)
     total, parts = loss_fn(out, y, loss_fn.target_features(y))
-    (o1, o2), (t1, t2) = vgg(out), vgg(y)
+    (o1, o2), (t1, t2) = vgg(out).values(), vgg(y).values()
     expected = 0.5 * (feature_loss(mx.nd, o1, t1) + feature_loss(mx.nd, o2, t2)).asnumpy()
     assert expected.shape == (2,) and expected.min() > 0
     np.testing.assert_allclose(parts["feat"].asnumpy(), expected, rtol=1e-5)
     np.testing.assert_allclose(total.asnumpy(), expected, rtol=1e-5)
 
 
-def test_style_training_takes_one_content_layer(tmp_path):
-    cfg = TrainConfig(shards="", name="st", task="style", feat_layers=("relu2_2", "relu3_3"))
-    with pytest.raises(GluonSRError, match="one VGG layer"):
-        cfg.validate()
+def test_options_of_the_other_task_are_refused_by_name():
+    with pytest.raises(GluonSRError, match="style_weight does not apply to the sr task"):
+        resolve_config({"name": "m", "shards": "s", "style_weight": 1.0})
+    with pytest.raises(GluonSRError, match="feat_layers does not apply to the style task"):
+        resolve_config({"name": "m", "task": "style", "feat_layers": ["relu2_2", "relu3_3"]})
 
 
 def test_init_from_a_trained_model_starts_from_its_weights(shards, tmp_path):
-    first = train(config(shards, tmp_path, name="base", steps=6), log=lambda *_: None)
-    tuned = train(config(shards, tmp_path, name="tuned", steps=1, lr=1e-9, init=first),
-                  log=lambda *_: None)
+    first = train(config(shards, tmp_path, name="base", steps=6))
+    tuned = train(config(shards, tmp_path, name="tuned", steps=1, lr=1e-9, init=first))
     a, b = mx.nd.load(first.replace(".json", ".params")), mx.nd.load(tuned.replace(".json", ".params"))
     for key in a:
         np.testing.assert_allclose(b[key].asnumpy(), a[key].asnumpy(), atol=1e-6)
     with pytest.raises(GluonSRError, match="differs"):
         train(config(shards, tmp_path, name="other", init=first,
-                     model_config=dict(channels=4, num_blocks=1)), log=lambda *_: None)
+                     model_config=dict(channels=4, num_blocks=1)))
 
 
 def test_style_training_runs_and_writes_previews(image_folder, tmp_path, vgg_file):
     style = os.path.join(image_folder, "img0.png")
-    cfg = TrainConfig(shards="", name="st", task="style", arch="transform_net",
-                      model_config=dict(channels=4, num_blocks=1), content=[image_folder],
-                      style_image=style, image_size=32, style_weight=1e-3, tv_weight=1.0,
-                      vgg=vgg_file, steps=4, batch_size=2, log_every=2, checkpoint_every=4,
-                      val_dir=image_folder, val_every=4, val_images=2,
-                      run_dir=str(tmp_path / "run"), out_dir=str(tmp_path / "params"),
-                      progress=False)
-    meta = json.load(open(train(cfg, log=lambda *_: None)))
+    cfg = resolve_config(dict(
+        name="st", task="style", model_config=dict(channels=4, num_blocks=1),
+        content=[image_folder], style_image=style, image_size=32, style_weight=1e-3,
+        tv_weight=1.0, vgg=vgg_file, steps=4, batch_size=2, log_every=2, checkpoint_every=4,
+        val_dir=image_folder, val_every=4, val_images=2, run_dir=str(tmp_path / "run"),
+        out_dir=str(tmp_path / "params"), progress=False))
+    meta = json.load(open(train(cfg)))
     assert meta["task"] == "style" and meta["style"]["image"] == "img0.png"
     assert meta["metrics"]["val_images"] == 2 and meta["metrics"]["val_style_loss"] > 0
     records = read_log(os.path.join(cfg.run_dir, "log.jsonl"))
@@ -160,26 +166,75 @@ def test_stored_vgg_targets_give_the_same_loss_as_computed_ones(image_folder, tm
     out = tmp_path / "feat_shards"
     build_shards([image_folder], str(out),
                  Recipe(scale=2, crop=32, crops_per_image=4, blur_sigma=0.5, shard_size=8,
-                        vgg_layer="relu2_2"), vgg_weights=vgg_file, progress=False,
-                 log=lambda *_: None)
+                        vgg_layer="relu2_2"), vgg_weights=vgg_file, progress=False)
     losses = {}
     for stored in (True, False):
         cfg = config(str(out), tmp_path, name=f"s{stored}", arch="srresnet_seed",
                      model_config=dict(channels=8, num_blocks=1), feat_weight=1.0,
                      pixel_weight=0.0, vgg=vgg_file, steps=2, log_every=1, lr=1e-9,
                      augment=False, use_shard_features=stored)
-        train(cfg, log=lambda *_: None)
+        train(cfg)
         losses[stored] = read_log(os.path.join(cfg.run_dir, "log.jsonl"))[0]["feat"]
     # float16 storage of the targets is the only difference
     assert losses[True] == pytest.approx(losses[False], rel=1e-3)
 
 
 def test_fine_tuned_model_records_the_stages_behind_it(shards, tmp_path):
-    first = train(config(shards, tmp_path, name="a", steps=3), command="cmd a", log=lambda *_: None)
-    second = train(config(shards, tmp_path, name="b", steps=2, init=first), command="cmd b",
-                   log=lambda *_: None)
-    third = train(config(shards, tmp_path, name="c", steps=2, init=second), command="cmd c",
-                  log=lambda *_: None)
+    first = train(config(shards, tmp_path, name="a", steps=3), command="cmd a")
+    second = train(config(shards, tmp_path, name="b", steps=2, init=first), command="cmd b")
+    third = train(config(shards, tmp_path, name="c", steps=2, init=second), command="cmd c")
     stages = json.load(open(third))["training"]["earlier_stages"]
     assert [s["command"] for s in stages] == ["cmd a", "cmd b"]
     assert [s["steps_done"] for s in stages] == [3, 2]
+
+
+def test_step_schedule_decays_at_its_milestones_to_lr_final():
+    from gluon_sr.train.schedule import make_schedule
+
+    schedule = make_schedule(100, 1.0, "step", lr_final=0.01, warmup=10)
+    assert schedule(0) == pytest.approx(1e-3) and schedule(10) == pytest.approx(1.0)
+    assert schedule(49) == pytest.approx(1.0) and schedule(50) == pytest.approx(0.1)
+    assert schedule(74) == pytest.approx(0.1) and schedule(75) == pytest.approx(0.01)
+    assert schedule(99) == pytest.approx(0.01)
+    cosine = make_schedule(100, 1.0, "cosine", lr_final=0.02, warmup=10)
+    assert cosine(99) == pytest.approx(0.02) and cosine(10) == pytest.approx(1.0)
+
+
+def test_lr_final_does_not_apply_to_a_constant_rate(shards, tmp_path):
+    with pytest.raises(GluonSRError, match="--lr-final does not apply"):
+        config(shards, tmp_path, lr_mode="constant", lr_final=0.1).validate()
+    assert config(shards, tmp_path, lr_mode="constant", lr_final=None).final_lr_fraction() == 1.0
+
+
+def test_tasks_implement_the_task_interface():
+    import inspect
+
+    from gluon_sr.train.task import Task
+    from gluon_sr.train.tasks import TASKS
+
+    wanted = [name for name, member in inspect.getmembers(Task) if inspect.isfunction(member)
+              and not name.startswith("_")]
+    assert wanted == ["batches", "losses", "meta", "validate"]
+    for task in TASKS.values():
+        for name in wanted:
+            params = list(inspect.signature(getattr(task, name)).parameters)
+            assert params == list(inspect.signature(getattr(Task, name)).parameters), (task, name)
+        assert isinstance(task.recipe, dict) and hasattr(task.Options, "validate")
+
+
+def test_recipe_stages_inherit_and_flags_override(tmp_path):
+    from gluon_sr.train.config import read_recipe
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"description": "x", "stages": [
+        {"name": "m", "shards": "s", "steps": 100, "lr": 4e-4},
+        {"init": "m", "steps": 50}]}))
+    stages = read_recipe(str(path))
+    assert stages == [{"name": "m", "shards": "s", "steps": 100, "lr": 4e-4},
+                      {"name": "m", "shards": "s", "steps": 50, "lr": 4e-4, "init": "m"}]
+    cfg = resolve_config({**stages[1], "steps": 20})
+    assert (cfg.steps, cfg.lr, cfg.init, cfg.arch) == (20, 4e-4, "m", "edsr")
+    assert cfg.model_config == {"channels": 64, "num_blocks": 16}      # the SR recipe
+    path.write_text("[1, 2]")
+    with pytest.raises(GluonSRError, match="JSON object"):
+        read_recipe(str(path))

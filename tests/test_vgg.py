@@ -4,8 +4,8 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from gluon_sr.errors import GluonSRError
-from gluon_sr.vgg import CONVENTIONS, TAPS, LossVGG16, load_loss_vgg
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.archs.vgg import CONVENTIONS, TAPS, LossVGG16, load_loss_vgg
 
 
 def test_truncated_after_deepest_tap_and_tap_shapes():
@@ -13,9 +13,23 @@ def test_truncated_after_deepest_tap_and_tap_shapes():
     assert len(net.features) == TAPS["relu4_3"] + 1
     assert len(LossVGG16(("relu2_2",)).features) == 9      # the seed's 9-layer loss net
     net.initialize()
-    outs = net(mx.nd.random.uniform(shape=(1, 3, 32, 32)))
-    assert [o.shape for o in outs] == [(1, 64, 32, 32), (1, 128, 16, 16), (1, 256, 8, 8),
-                                       (1, 512, 4, 4)]
+    x = mx.nd.random.uniform(shape=(1, 3, 32, 32))
+    expected = {"relu1_2": (1, 64, 32, 32), "relu2_2": (1, 128, 16, 16),
+                "relu3_3": (1, 256, 8, 8), "relu4_3": (1, 512, 4, 4)}
+    assert {k: v.shape for k, v in net(x).items()} == expected
+    net.hybridize()
+    assert {k: v.shape for k, v in net(x).items()} == expected
+
+
+def test_one_tap_is_a_dict_too_and_taps_come_in_forward_order():
+    net = LossVGG16(("relu2_2", "relu1_1", "relu2_2"))
+    assert net.taps == ("relu1_1", "relu2_2")
+    net.initialize()
+    net.hybridize()
+    out = LossVGG16(("relu1_1",))
+    out.initialize()
+    assert list(out(mx.nd.zeros((1, 3, 8, 8)))) == ["relu1_1"]
+    assert list(net(mx.nd.zeros((1, 3, 8, 8)))) == ["relu1_1", "relu2_2"]
 
 
 def test_preprocessing_is_the_documented_affine_map():
@@ -51,7 +65,7 @@ def test_real_weights_load_frozen_and_match_zoo_layout(vgg_file):
     h = x * 255 - mx.nd.array([123.68, 116.779, 103.939]).reshape((1, 3, 1, 1))
     for i in range(TAPS["relu2_2"] + 1):
         h = zoo.features[i](h)
-    np.testing.assert_allclose(net(x)[1].asnumpy(), h.asnumpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(net(x)["relu2_2"].asnumpy(), h.asnumpy(), rtol=1e-4, atol=1e-3)
 
 
 def test_bad_weight_files_give_clear_errors(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 from mxnet import gluon, nd
 from mxnet.gluon import nn
 
-from .errors import GluonSRError, describe
+from gluon_sr.utils.errors import GluonSRError, describe
 from .vgg_spec import BLOCKS, CONVENTIONS, TAPS
 
 ENV_WEIGHTS = "GLUON_SR_VGG16"
@@ -29,7 +29,10 @@ def _layers_until(last_index):
 
 
 class LossVGG16(gluon.HybridBlock):
-    """VGG16 cut after the deepest requested tap; returns the taps' activations in order."""
+    """VGG16 cut after the deepest requested tap.
+
+    Returns a dict {tap name: activation}, also for a single tap, so callers index by name.
+    """
 
     def __init__(self, taps=("relu2_2",), convention="caffe", **kwargs):
         super().__init__(**kwargs)
@@ -38,7 +41,7 @@ class LossVGG16(gluon.HybridBlock):
             raise GluonSRError(f"unknown VGG16 layer(s) {unknown}; choose from {list(TAPS)}")
         if convention not in CONVENTIONS:
             raise GluonSRError(f"unknown VGG convention {convention!r}")
-        self.taps = tuple(taps)
+        self.taps = tuple(sorted(set(taps), key=TAPS.get))     # in forward order, once each
         self.convention = convention
         self._tap_indices = [TAPS[t] for t in self.taps]
         conv = CONVENTIONS[convention]
@@ -59,7 +62,14 @@ class LossVGG16(gluon.HybridBlock):
             h = layer(h)
             if index in self._tap_indices:
                 outputs.append(h)
-        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+        return tuple(outputs)
+
+    def __call__(self, x):
+        # Hybridized blocks can only return (nested) lists of arrays; the dict is made here.
+        outputs = super().__call__(x)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = (outputs,)
+        return dict(zip(self.taps, outputs))
 
     def freeze(self):
         for p in self.collect_params().values():

@@ -18,9 +18,10 @@ import time
 
 import numpy as np
 
-from .errors import GluonSRError, run_cli
-from .fileio import atomic_write_json
-from .runtime import physical_core_count
+from gluon_sr.utils.errors import ArgumentParser, GluonSRError
+from gluon_sr.utils.fileio import atomic_write_json
+from gluon_sr.utils.paths import REPO_DIR
+from gluon_sr.utils.runtime import physical_core_count
 
 OUTPUT_SIDE = 1024        # inference output of about 1 MP
 TRAIN_BATCH, TRAIN_PATCH = 16, 48   # the shipped models' training step (LR patch side)
@@ -83,30 +84,41 @@ def mxnet_sgemm_gflops(n=2048, repeat=5):
 def mxnet_inference(names, repeat):
     import mxnet as mx
 
-    from .model_store import load_model
-    from .precision import convert
+    from gluon_sr.infer.loader import PRECISIONS, load_for_inference
+    from gluon_sr.model_store import load_model
 
     results = {}
     for name in names:
         _, meta = load_model(name)
         scale = meta["config"].get("scale", 1)
-        x = mx.nd.array(test_input(scale))
+        x_np = test_input(scale)
+        x = mx.nd.array(x_np)
         out_mp = x.shape[2] * x.shape[3] * scale ** 2 / 1e6
-        paths = {}
-        for path in ("imperative", "hybridized", "fused", "bf16", "int8"):
+        paths, unavailable = {}, {}
+        # Reference rows: the plain Gluon network, not hybridized and hybridized.
+        for path in ("imperative", "hybridized"):
             net, _ = load_model(name)
             if path == "hybridized":
                 net.hybridize(static_alloc=True, static_shape=True)
-            elif path != "imperative":
-                net = convert(net, "fp32" if path == "fused" else path)
             seconds = median_seconds(lambda: net(x).wait_to_read(), repeat)
             paths["mxnet_" + path] = 1000 * seconds / out_mp
+        # What infer.py runs for each --precision (fp32 = the oneDNN-fused graph).
+        for precision in PRECISIONS:
+            key = "mxnet_" + ("fused" if precision == "fp32" else precision)
+            try:
+                model = load_for_inference(name, "mxnet", precision)
+            except GluonSRError as e:
+                unavailable[key] = str(e)
+                continue
+            seconds = median_seconds(lambda: model.forward(x_np), repeat)
+            paths[key] = 1000 * seconds / out_mp
         net, _ = load_model(name)
         net.hybridize()
         net(x[:, :, :8, :8])
         flops = _conv_flops(net, x.shape)
         results[name] = {"input": list(x.shape[2:]), "output_mp": out_mp,
-                         "conv_gflop": flops / 1e9, "ms_per_mp": paths}
+                         "conv_gflop": flops / 1e9, "ms_per_mp": paths,
+                         "unavailable": unavailable}
     return results
 
 
@@ -115,18 +127,16 @@ def mxnet_training_step(name, repeat, vgg_weights):
     import mxnet as mx
     from mxnet import autograd, gluon
 
-    from .model_store import load_model
-    from .training import SRLoss, TrainConfig
-    from .vgg import load_loss_vgg
+    from gluon_sr.model_store import load_model
+    from gluon_sr.archs.vgg import load_loss_vgg
+    from gluon_sr.train.sr_task import SRLoss, SROptions
 
     net, meta = load_model(name)
     scale = meta["config"]["scale"]
     net.hybridize(static_alloc=True, static_shape=True)
     vgg, _ = load_loss_vgg(("relu2_2",), weights=vgg_weights)
     vgg.hybridize(static_alloc=True, static_shape=True)
-    cfg = TrainConfig(shards="", name="bench", feat_weight=2e-5, pixel_weight=1.0,
-                      pixel_kind="l1")
-    loss_fn = SRLoss(cfg, vgg)
+    loss_fn = SRLoss(SROptions(feat_weight=2e-5, pixel_weight=1.0, pixel_kind="l1"), vgg)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-5})
     x, y = (mx.nd.array(a) for a in train_batch(scale))
 
@@ -145,8 +155,8 @@ def model_arrays(name, vgg_weights, folder):
     """Weights for the other frameworks: NAME.npz (Gluon order) and the VGG16 convs."""
     import mxnet as mx
 
-    from .model_store import load_model
-    from .vgg import load_loss_vgg
+    from gluon_sr.model_store import load_model
+    from gluon_sr.archs.vgg import load_loss_vgg
 
     net, meta = load_model(name)
     arrays = [p.data().asnumpy() for p in net.collect_params().values()]
@@ -174,7 +184,7 @@ def _npz_list(path):
 def torch_worker(folder, names, repeat):
     import torch
 
-    from .torch_reference import EDSR, VGGFeatures, load_arrays
+    from gluon_sr.bench.torch_reference import EDSR, VGGFeatures, load_arrays
 
     torch.set_num_threads(physical_core_count())
     n = 2048
@@ -224,14 +234,14 @@ def torch_worker(folder, names, repeat):
 def onnxruntime_worker(folder, names, repeat):
     import onnxruntime
 
-    from .onnx_backend import OnnxModel
+    from gluon_sr.infer.loader import load_for_inference
 
     out = {"version": onnxruntime.__version__, "models": {}}
     for name in names:
-        model = OnnxModel(os.path.join(folder, name + ".onnx"))
-        scale = model.meta.get("scale", 1)
+        model = load_for_inference(os.path.join(folder, name + ".onnx"), "onnxruntime")
+        scale = model.scale
         x = test_input(scale)
-        seconds = median_seconds(lambda: model.run_numpy(x), repeat)
+        seconds = median_seconds(lambda: model.forward(x), repeat)
         out["models"][name] = {"ms_per_mp": 1000 * seconds / (x.shape[2] * x.shape[3]
                                                               * scale ** 2 / 1e6)}
     return out
@@ -242,7 +252,7 @@ def onnxruntime_worker(folder, names, repeat):
 def _run_worker(python, kind, folder, names, repeat):
     env = dict(os.environ, OMP_NUM_THREADS=str(physical_core_count()))
     env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env.get("PYTHONPATH", "")])
+        [REPO_DIR, env.get("PYTHONPATH", "")])
     cmd = [python, "-m", "gluon_sr.bench", "--worker", kind, "--folder", folder,
            "--repeat", str(repeat), "--models", *names]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -267,8 +277,8 @@ def machine_facts():
 def run(names, repeat, reference_python, vgg_weights):
     import mxnet as mx
 
-    from .export import export_onnx
-    from .model_store import load_model
+    from gluon_sr.deploy.export import export_onnx
+    from gluon_sr.model_store import load_model
 
     report = {"machine": machine_facts(), "mxnet": mx.__version__,
               "output_side": OUTPUT_SIDE, "repeat": repeat}
@@ -332,7 +342,7 @@ def print_report(report):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Inference and training speed of gluon-sr models")
+    p = ArgumentParser(description="Inference and training speed of gluon-sr models")
     p.add_argument("--models", nargs="*", default=None, help="default: every model in params/")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--reference-python", default=None,
@@ -351,7 +361,7 @@ def main(argv=None):
         worker = torch_worker if args.worker == "torch" else onnxruntime_worker
         print(json.dumps(worker(args.folder, args.models, args.repeat)))
         return 0
-    from .model_store import available_models
+    from gluon_sr.model_store import available_models
 
     names = args.models or available_models()
     if not names:
@@ -361,7 +371,3 @@ def main(argv=None):
     atomic_write_json(args.out, report)
     print(f"\nwrote {args.out}")
     return 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

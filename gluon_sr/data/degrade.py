@@ -6,7 +6,7 @@ With blur sigma 0 and MATLAB bicubic this is the standard "BI" degradation of SR
 import numpy as np
 from PIL import Image
 
-from .imresize import imresize
+from gluon_sr.utils.imresize import imresize
 
 RESIZERS = ("matlab", "pil")
 

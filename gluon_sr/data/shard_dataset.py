@@ -1,10 +1,12 @@
-"""A `gluon.data.Dataset` over shards that keeps only a couple of shards in memory at once."""
+"""A `gluon.data.Dataset` over shards that keeps only a couple of shards in memory at once, its
+shard-by-shard sampler, and the endless, resumable batch stream that training draws from."""
 import collections
 
 import numpy as np
 from mxnet import gluon
 
-from .shards import load_shard, read_manifest
+from gluon_sr.data.shards import load_shard, read_manifest
+from gluon_sr.utils.errors import GluonSRError
 
 
 def augment(arrays, code):
@@ -111,3 +113,25 @@ class ShardGroupedSampler(gluon.data.Sampler):
 
     def __len__(self):
         return max(0, len(self._order()) // self.batch_size - self.skip)
+
+
+def epoch_batches(dataset, batch_size, seed, start_step, part=0, num_parts=1):
+    """Endless batches from `start_step` on, epoch by epoch, deterministic for the seed.
+
+    `dataset` has `counts`, `offsets` and `epoch` like ShardDataset; part / num_parts: this
+    worker's disjoint share of the data in a distributed run.
+    """
+    def sampler(epoch, skip):
+        return ShardGroupedSampler(dataset, batch_size, seed=seed, epoch=epoch, skip=skip,
+                                   part=part, num_parts=num_parts)
+
+    per_epoch = len(sampler(0, 0))
+    if per_epoch == 0:
+        raise GluonSRError(f"worker {part} of {num_parts}: its share of the data holds less "
+                           f"than one batch of {batch_size}")
+    epoch, skip = divmod(start_step, per_epoch)
+    while True:
+        dataset.epoch = epoch
+        yield from gluon.data.DataLoader(dataset, batch_sampler=sampler(epoch, skip),
+                                         num_workers=0)
+        epoch, skip = epoch + 1, 0

@@ -6,6 +6,7 @@ sha256, and every skipped source file with the reason. Builds are deterministic 
 `seed` and source folder, and resumable: shards whose checksum matches are kept.
 """
 import fnmatch
+import logging
 import multiprocessing
 import os
 import zlib
@@ -14,11 +15,12 @@ from typing import Optional
 
 import numpy as np
 
-from .degrade import RESIZERS, downscale, random_crops
-from .errors import GluonSRError, describe
-from .fileio import atomic_nd_save, atomic_write_json, read_json_if_exists, sha256_file
-from .imageio import list_images
+from gluon_sr.data.degrade import RESIZERS, downscale, random_crops
+from gluon_sr.utils.errors import GluonSRError, describe
+from gluon_sr.utils.fileio import atomic_nd_save, atomic_write_json, read_json_if_exists, sha256_file
+from gluon_sr.utils.imageio import list_images
 
+logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 FORMAT = "gluon-sr-shards/1"
 
@@ -106,7 +108,7 @@ def plan(sources, recipe, exclude=()):
 
 def make_pairs(job):
     """Worker: one source image -> list of (lr, hr) uint8 HWC crops, or an error string."""
-    from .imageio import read_image, to_uint8
+    from gluon_sr.utils.imageio import read_image, to_uint8
 
     path, rel, recipe_dict = job
     recipe = Recipe(**recipe_dict)
@@ -123,13 +125,13 @@ def make_pairs(job):
     return rel, pairs, ""
 
 
-def _vgg_features(vgg, hr_nchw_uint8, batch=16):
+def _vgg_features(vgg, layer, hr_nchw_uint8, batch=16):
     import mxnet as mx
 
     feats = []
     for i in range(0, len(hr_nchw_uint8), batch):
         x = mx.nd.array(hr_nchw_uint8[i:i + batch], dtype="float32") / 255.0
-        feats.append(vgg(x).astype("float16").asnumpy())
+        feats.append(vgg(x)[layer].astype("float16").asnumpy())
     return np.concatenate(feats, axis=0)
 
 
@@ -138,7 +140,7 @@ def _load_manifest(out_dir):
 
 
 def build_shards(sources, out_dir, recipe, workers=1, vgg_weights=None, progress=True,
-                 exclude=(), log=print):
+                 exclude=()):
     """Build (or complete) the shards for `recipe` from image folders. Returns the manifest."""
     import mxnet as mx
     from tqdm import tqdm
@@ -147,7 +149,7 @@ def build_shards(sources, out_dir, recipe, workers=1, vgg_weights=None, progress
     os.makedirs(out_dir, exist_ok=True)
     vgg = None
     if recipe.vgg_layer:
-        from .vgg import load_loss_vgg
+        from gluon_sr.archs.vgg import load_loss_vgg
 
         vgg, source = load_loss_vgg((recipe.vgg_layer,), weights=vgg_weights)
         vgg.hybridize(static_alloc=True)
@@ -164,9 +166,9 @@ def build_shards(sources, out_dir, recipe, workers=1, vgg_weights=None, progress
                 "lr_shape": [3, recipe.crop // recipe.scale, recipe.crop // recipe.scale],
                 "hr_shape": [3, recipe.crop, recipe.crop], "shards": [], "skipped": skipped}
     for entry in skipped[:10]:
-        log(f"warning: skipped {entry['file']}: {entry['reason']}")
+        logger.warning(f"skipped {entry['file']}: {entry['reason']}")
     if len(skipped) > 10:
-        log(f"warning: skipped {len(skipped) - 10} more file(s); see {MANIFEST}")
+        logger.warning(f"skipped {len(skipped) - 10} more file(s); see {MANIFEST}")
     total_images = sum(len(s) for s in shard_plan)
     bar = tqdm(total=total_images, unit="img", desc="build", disable=not progress)
     pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
@@ -189,7 +191,7 @@ def build_shards(sources, out_dir, recipe, workers=1, vgg_weights=None, progress
                 bar.update(1)
                 if pairs is None:
                     failed.append({"file": rel, "reason": error})
-                    log(f"warning: skipped {rel}: {error}")
+                    logger.warning(f"skipped {rel}: {error}")
                     continue
                 for lr, hr in pairs:
                     lrs.append(lr.transpose(2, 0, 1))
@@ -199,7 +201,7 @@ def build_shards(sources, out_dir, recipe, workers=1, vgg_weights=None, progress
             x, y = np.stack(lrs), np.stack(hrs)
             data = {"x": mx.nd.array(x, dtype="uint8"), "y": mx.nd.array(y, dtype="uint8")}
             if vgg is not None:
-                data["feat"] = mx.nd.array(_vgg_features(vgg, y), dtype="float16")
+                data["feat"] = mx.nd.array(_vgg_features(vgg, recipe.vgg_layer, y), dtype="float16")
             atomic_nd_save(path, data)
             manifest["shards"].append({"file": name, "samples": len(x), "images": rels,
                                        "failed": failed, "sha256": sha256_file(path)})

@@ -1,30 +1,29 @@
 """Export trained models for deployment: the Gluon symbol + params pair, and ONNX.
 
-    python -m gluon_sr.export                 # every model in params/ -> exports/
-    python -m gluon_sr.export sr_x4 --out deploy/
+    python -m gluon_sr.deploy.export                 # every model in params/ -> exports/
+    python -m gluon_sr.deploy.export sr_x4 --out deploy/
 
 The ONNX file carries the model's JSON description (task, scale, tiling radius) in its metadata,
-so `infer.py --backend onnxruntime` runs it without MXNet (see gluon_sr.onnx_backend). Beside it,
+so `infer.py --backend onnxruntime` runs it without MXNet (see gluon_sr.deploy.onnx_backend). Beside it,
 NAME.check.npz holds a test input and MXNet's output for it, which the ONNX Runtime side
 compares against.
 """
-import argparse
 import json
 import os
 import tempfile
 
 import numpy as np
 
-from .errors import GluonSRError, describe, run_cli
-from .fileio import atomic_path
-from .onnx_backend import EXPORT_DIR, METADATA_KEY
+from gluon_sr.utils.errors import ArgumentParser, GluonSRError, describe, run_cli
+from gluon_sr.utils.fileio import atomic_path
+from gluon_sr.deploy.onnx_backend import EXPORT_DIR, METADATA_KEY
 
 CHECK_SIDE = 48          # side of the random check input (a multiple of the style net's ALIGN)
 
 
 def onnx_description(net, meta):
     """What the ONNX side needs to run the model the way infer.py runs the MXNet one."""
-    from .inference import inference_defaults
+    from gluon_sr.infer.loader import inference_defaults
 
     description = {k: meta[k] for k in ("arch", "config", "task", "scale") if k in meta}
     description["receptive_radius"] = net.receptive_radius()
@@ -42,18 +41,31 @@ def _strip_initializer_inputs(model):
     model.graph.input.extend(real)
 
 
+def _copy_of(net, folder):
+    """A new instance of `net` with its weights, so that export settings stay off the caller's."""
+    from gluon_sr.archs import get_model, model_spec
+
+    spec = model_spec(net)
+    path = os.path.join(folder, "weights.params")
+    net.save_parameters(path)
+    copy = get_model(spec["arch"], **spec["config"])
+    copy.load_parameters(path)
+    return copy
+
+
 def export_onnx(net, meta, path):
     """Write `net` (a hybridizable gluon-sr network) as ONNX with dynamic height and width."""
     import mxnet as mx
     import onnx
 
-    from .archs.transform_net import stat_norms
+    from gluon_sr.archs.transform_net import stat_norms
 
-    for norm in stat_norms(net):          # exported as ONNX InstanceNormalization
-        norm.use_instance_norm_op = True
-    net.hybridize()
-    net(mx.nd.zeros((1, 3, CHECK_SIDE, CHECK_SIDE)))
     with tempfile.TemporaryDirectory() as tmp:
+        net = _copy_of(net, tmp)
+        for norm in stat_norms(net):          # exported as ONNX InstanceNormalization
+            norm.use_instance_norm_op = True
+        net.hybridize()
+        net(mx.nd.zeros((1, 3, CHECK_SIDE, CHECK_SIDE)))
         prefix = os.path.join(tmp, "model")
         net.export(prefix, epoch=0)
         onnx_tmp = os.path.join(tmp, "model.onnx")
@@ -73,6 +85,14 @@ def export_onnx(net, meta, path):
     return path
 
 
+def export_gluon(net, prefix):
+    """Gluon export (symbol JSON + params) of a hybridized net that has run forward once."""
+    folder = os.path.dirname(os.path.abspath(prefix))
+    os.makedirs(folder, exist_ok=True)
+    net.export(prefix, epoch=0)
+    return prefix + "-symbol.json", prefix + "-0000.params"
+
+
 def write_check(net, path, seed=0):
     """A random input and MXNet's output for it: the reference for other backends."""
     import mxnet as mx
@@ -88,7 +108,7 @@ def write_check(net, path, seed=0):
 
 def export(name, out_dir=EXPORT_DIR):
     """Gluon pair + ONNX + check file for one model; returns the written paths."""
-    from .model_store import export_model, load_model
+    from gluon_sr.model_store import load_model
 
     net, meta = load_model(name)
     base = os.path.splitext(os.path.basename(name))[0]
@@ -96,12 +116,12 @@ def export(name, out_dir=EXPORT_DIR):
     net.hybridize()
     written = [export_onnx(net, meta, os.path.join(out_dir, base + ".onnx")),
                write_check(net, os.path.join(out_dir, base + ".check.npz"))]
-    written.extend(export_model(net, os.path.join(out_dir, base)))
+    written.extend(export_gluon(net, os.path.join(out_dir, base)))
     return written
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Export models to the Gluon symbol format and ONNX")
+    p = ArgumentParser(description="Export models to the Gluon symbol format and ONNX")
     p.add_argument("models", nargs="*", help="model names in params/ or NAME.json paths "
                    "(default: every model in params/)")
     p.add_argument("--out", default=EXPORT_DIR, help="output folder (default: exports/)")
@@ -109,7 +129,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from .model_store import available_models
+    from gluon_sr.model_store import available_models
 
     args = parse_args(argv)
     names = args.models or available_models()

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .errors import GluonSRError
-from .runtime import physical_core_count
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.paths import EXPORT_DIR
+from gluon_sr.utils.runtime import physical_core_count
 
 METADATA_KEY = "gluon_sr"
-EXPORT_DIR = os.environ.get("GLUON_SR_EXPORTS", os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exports"))
+
 
 
 def resolve_onnx(name_or_path, export_dir=None):
@@ -28,7 +28,7 @@ def resolve_onnx(name_or_path, export_dir=None):
         path = os.path.join(export_dir, name_or_path + ".onnx")
     if not os.path.isfile(path):
         raise GluonSRError(f"{path}: no exported model; make it with "
-                           f"python -m gluon_sr.export {os.path.basename(path)[:-5]} "
+                           f"python -m gluon_sr.deploy.export {os.path.basename(path)[:-5]} "
                            "(in the MXNet environment)")
     return path
 
@@ -53,7 +53,7 @@ class OnnxModel:
         described = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if described is None:
             raise GluonSRError(f"{path}: has no gluon-sr description; export it with "
-                               "python -m gluon_sr.export")
+                               "python -m gluon_sr.deploy.export")
         self.meta = json.loads(described)
         self.config = SimpleNamespace(**self.meta["config"])
         self.path = path

@@ -6,24 +6,21 @@
            natural images; the first and last convolutions stay fp32 (input and output colour
            precision matter most to PSNR)
 
-The quality cost is measured, not assumed: `python -m gluon_sr.evaluate --precision int8`.
+The quality cost is measured, not assumed: `python -m gluon_sr.evaluation.evaluate --precision int8`.
 """
 import json
 import os
 
 import numpy as np
 
-from .errors import GluonSRError, describe
+from gluon_sr.utils.errors import GluonSRError, describe
+from gluon_sr.utils.paths import EXAMPLES_DIR
 
-PRECISIONS = ("fp32", "bf16", "int8")
 CALIB_SIDE = 64
-# Calibration photos: the bundled examples (never the evaluation sets).
-EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            "examples")
 
 
 def example_images():
-    from .imageio import list_images, read_image
+    from gluon_sr.utils.imageio import list_images, read_image
 
     return [read_image(p).rgb for p in list_images([EXAMPLES_DIR])
             if not os.path.splitext(p)[0].endswith(("_x2", "_x4", "_x8"))]
@@ -67,8 +64,6 @@ def convert(net, precision, calib_images=None, sample_shape=(1, 3, 64, 64)):
     """
     import mxnet as mx
 
-    if precision not in PRECISIONS:
-        raise GluonSRError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
     sample = mx.nd.zeros(sample_shape)
     if precision == "fp32":
         net.hybridize(static_alloc=True)
@@ -80,17 +75,21 @@ def convert(net, precision, calib_images=None, sample_shape=(1, 3, 64, 64)):
         if precision == "bf16":
             from mxnet.contrib import amp
 
-            return amp.convert_hybrid_block(net, target_dtype="bfloat16", ctx=mx.cpu())
-        from mxnet.contrib.quantization import quantize_net
+            converted = amp.convert_hybrid_block(net, target_dtype="bfloat16", ctx=mx.cpu())
+        else:
+            from mxnet.contrib.quantization import quantize_net
 
-        calib = calibration_batches(calib_images or example_images(), per_image=16)
-        quantized = quantize_net(net, quantized_dtype="auto", quantize_mode="full",
-                                 exclude_layers=_first_and_last_convolutions(net),
-                                 calib_data=calib, calib_mode="naive", ctx=mx.cpu(),
-                                 logger=None)
+            calib = calibration_batches(calib_images or example_images(), per_image=16)
+            converted = quantize_net(net, quantized_dtype="auto", quantize_mode="full",
+                                     exclude_layers=_first_and_last_convolutions(net),
+                                     calib_data=calib, calib_mode="naive", ctx=mx.cpu(),
+                                     logger=None)
+            converted.hybridize(static_alloc=True)
+        # oneDNN only says at the first forward pass that this CPU lacks the kernels
+        # (bf16 needs AVX-512): ask now, while the error can still name the precision.
+        converted(sample).wait_to_read()
     except GluonSRError:
         raise
-    except Exception as e:  # MXNet reports unsupported graphs with bare errors
-        raise GluonSRError(f"{precision} conversion failed: {describe(e)}")
-    quantized.hybridize(static_alloc=True)
-    return quantized
+    except Exception as e:  # MXNet reports unsupported graphs and CPUs with bare errors
+        raise GluonSRError(f"{precision} inference is not available here: {describe(e)}")
+    return converted

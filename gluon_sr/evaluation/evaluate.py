@@ -4,20 +4,22 @@ Protocol of the SR literature (as in EDSR / BasicSR): HR mod-cropped to the scal
 MATLAB-compatible antialiased bicubic, bicubic baseline upscaled the same way, PSNR and SSIM on
 the BT.601 Y channel with `scale` border pixels removed.
 
-    python -m gluon_sr.evaluate --scale 4 --sets Set5 Set14 BSD100
+    python -m gluon_sr.evaluation.evaluate --scale 4 --sets Set5 Set14 BSD100
 """
-import argparse
 import json
 import os
 import time
 
 import numpy as np
 
-from .errors import GluonSRError, run_cli
-from .fileio import atomic_write_json
-from .imageio import list_images, read_image, to_uint8
-from .imresize import imresize
-from .metrics import psnr_y, ssim_y
+from gluon_sr.data.degrade import mod_crop
+from gluon_sr.infer.loader import BACKENDS, PRECISIONS
+from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
+from gluon_sr.utils.fileio import atomic_write_json
+from gluon_sr.utils.paths import SHARED_DIR
+from gluon_sr.utils.imageio import list_images, read_image, to_uint8
+from gluon_sr.utils.imresize import imresize
+from gluon_sr.evaluation.metrics import psnr_y, ssim_y
 
 # Published Y-channel PSNR / SSIM, quoted (not measured here). Bicubic, SRCNN and FSRCNN as
 # tabulated in the LapSRN paper (Lai et al. 2017).
@@ -29,17 +31,14 @@ PUBLISHED = {
         "SRCNN": {"Set5": (36.66, 0.9542), "Set14": (32.45, 0.9067), "BSD100": (31.36, 0.8879)},
         "FSRCNN": {"Set5": (37.05, 0.9560), "Set14": (32.66, 0.9090), "BSD100": (31.53, 0.8920)}},
 }
-DEFAULT_BENCH = os.environ.get("GLUON_SR_BENCH", os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "shared", "data", "sr_bench"))
+DEFAULT_BENCH = os.environ.get("GLUON_SR_BENCH", os.path.join(SHARED_DIR, "data", "sr_bench"))
 
 
 def load_pairs(folder, scale):
     """(name, HR uint8, LR uint8) for every image of a folder, by the benchmark protocol."""
     pairs = []
     for path in list_images([folder]):
-        hr = to_uint8(read_image(path).rgb)
-        hr = hr[:hr.shape[0] - hr.shape[0] % scale, :hr.shape[1] - hr.shape[1] % scale]
+        hr = mod_crop(to_uint8(read_image(path).rgb), scale)
         pairs.append((os.path.splitext(os.path.basename(path))[0], hr, imresize(hr, 1 / scale)))
     if not pairs:
         raise GluonSRError(f"{folder}: no images")
@@ -59,7 +58,7 @@ class FeatureDistance:
     """
 
     def __init__(self, layers, weights=None):
-        from .vgg import load_loss_vgg
+        from gluon_sr.archs.vgg import load_loss_vgg
 
         self.layers = tuple(layers)
         self.vgg, self.source = load_loss_vgg(self.layers, weights=weights)
@@ -69,19 +68,18 @@ class FeatureDistance:
     def _features(self, img):
         import mxnet as mx
 
-        x = mx.nd.array(img.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
-        out = self.vgg(x)
-        return [out] if len(self.layers) == 1 else list(out)
+        return self.vgg(mx.nd.array(img.transpose(2, 0, 1)[None].astype(np.float32) / 255.0))
 
     def __call__(self, name, sr, hr):
         from mxnet import nd
 
-        from .losses import feature_loss
+        from gluon_sr.losses import feature_loss
 
         if name not in self._hr_cache:      # every method is compared with the same HR
             self._hr_cache = {name: self._features(hr)}
-        return {layer: float(feature_loss(nd, f, t).asscalar())
-                for layer, f, t in zip(self.layers, self._features(sr), self._hr_cache[name])}
+        target, feats = self._hr_cache[name], self._features(sr)
+        return {layer: float(feature_loss(nd, feats[layer], target[layer]).asscalar())
+                for layer in self.layers}
 
 
 def evaluate_method(upscale, pairs, scale, with_ssim=True, features=None):
@@ -123,7 +121,7 @@ def comparison_figure(path, title, hr, lr, outputs, scale, crop=96):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .fileio import atomic_path
+    from gluon_sr.utils.fileio import atomic_path
 
     top, left, size = detail_crop(hr, crop)
     window = (slice(top, top + size), slice(left, left + size))
@@ -143,19 +141,18 @@ def comparison_figure(path, title, hr, lr, outputs, scale, crop=96):
     plt.close(fig)
 
 
-def model_upscaler(net, scale, hist_match=False, ctx=None, self_ensemble=False):
-    from .imageio import LoadedImage
-    from .inference import upscale_image
+def uint8_upscaler(upscaler):
+    """An Upscaler as a function of LR uint8 -> SR uint8."""
+    from gluon_sr.utils.imageio import LoadedImage
 
     def upscale(lr):
         image = LoadedImage(lr.astype(np.float32) / 255.0, alpha=None, bit_depth=8, gray=False)
-        return to_uint8(upscale_image(net, image, scale, hist_match=hist_match, ctx=ctx,
-                                      self_ensemble=self_ensemble)[0])
+        return to_uint8(upscaler(image)[0])
     return upscale
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Y-PSNR / SSIM of bicubic and models on SR benchmarks")
+    p = ArgumentParser(description="Y-PSNR / SSIM of bicubic and models on SR benchmarks")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--bench", default=DEFAULT_BENCH, help="folder holding one folder per set")
     p.add_argument("--sets", nargs="+", default=["Set5", "Set14", "BSD100"])
@@ -171,8 +168,10 @@ def parse_args(argv=None):
                    help="VGG16 taps for the feature distance to HR (none: skip it)")
     p.add_argument("--vgg", default="", help="VGG16 weights (default $GLUON_SR_VGG16, else the "
                    "model zoo download)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
-                   help="run the models in this precision (gluon_sr.precision)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="run the models in this precision (gluon_sr.deploy.precision)")
+    p.add_argument("--backend", choices=BACKENDS, default="mxnet",
+                   help="onnxruntime: the exported models (exports/NAME.onnx)")
     p.add_argument("--self-ensemble", action="store_true",
                    help="also score each model with the x8 self-ensemble (rows NAME+)")
     p.add_argument("--write-metrics", action="store_true",
@@ -181,35 +180,31 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from .inference import inference_defaults
-    from .model_store import load_model, models_where, resolve
+    from gluon_sr.infer.loader import load_for_inference
+    from gluon_sr.infer.upscale import Upscaler
+    from gluon_sr.model_store import models_where, resolve
 
     args = parse_args(argv)
+    if args.write_metrics and (args.precision, args.backend) != ("fp32", "mxnet"):
+        raise GluonSRError("--write-metrics records MXNet fp32 numbers; drop --precision and "
+                           "--backend")
     names = args.models
     if names is None:
         names = models_where(lambda m: m.get("task", "sr") == "sr"
                              and m["config"]["scale"] == args.scale)
     upscalers, sidecars = {}, {}
     for name in names:
-        net, meta = load_model(name)
-        sidecars[name] = resolve(name)[0]
-        if meta["config"]["scale"] != args.scale:
-            raise GluonSRError(f"model {name} is x{meta['config']['scale']}, not x{args.scale}")
-        if args.write_metrics and args.precision != "fp32":
-            raise GluonSRError("--write-metrics records fp32 numbers; drop --precision")
-        if args.precision != "fp32":
-            from .precision import convert
-
-            net = convert(net, args.precision)
-            name = f"{name} ({args.precision})"
-        else:
-            net.hybridize(static_alloc=True)
         # Each model is measured as infer.py runs it by default (perceptual: histogram match).
-        hist_match = inference_defaults(meta)["hist_match"]
-        upscalers[name] = model_upscaler(net, args.scale, hist_match)
+        model = load_for_inference(name, args.backend, args.precision)
+        if model.task != "sr" or model.scale != args.scale:
+            raise GluonSRError(f"model {name} is not an x{args.scale} SR model")
+        if args.backend == "mxnet":
+            sidecars[name] = resolve(name)[0]
+        row = name if (args.precision, args.backend) == ("fp32", "mxnet") else \
+            f"{name} ({args.backend} {args.precision})"
+        upscalers[row] = uint8_upscaler(Upscaler(None, model=model))
         if args.self_ensemble:
-            upscalers[name + "+"] = model_upscaler(net, args.scale, hist_match,
-                                                   self_ensemble=True)
+            upscalers[row + "+"] = uint8_upscaler(Upscaler(None, model=model, self_ensemble=True))
     features = None
     if args.features:
         try:

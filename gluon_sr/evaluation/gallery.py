@@ -1,17 +1,14 @@
 """A content x style grid of stylised images (the README gallery).
 
-    python -m gluon_sr.gallery --content a.jpg b.jpg --out docs/style_gallery.png
+    python -m gluon_sr.evaluation.gallery --content a.jpg b.jpg --out docs/style_gallery.png
 
 Row 0 shows each model's style image, column 0 each content photo, and every other cell the
 photo stylised by that model at --size px (longer side).
 """
-import argparse
 import os
 
-import numpy as np
-
-from .errors import GluonSRError, run_cli
-from .fileio import atomic_path
+from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
+from gluon_sr.utils.fileio import atomic_path
 
 
 def make_gallery(models, contents, out, size=384, style_dir=None):
@@ -20,10 +17,10 @@ def make_gallery(models, contents, out, size=384, style_dir=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .imageio import read_image
-    from .model_store import load_model
-    from .style_bench import style_image_for
-    from .stylize import run_transform, working_copy
+    from gluon_sr.evaluation.style_bench import style_image_for
+    from gluon_sr.infer.loader import load_for_inference
+    from gluon_sr.infer.stylize import run_transform, working_copy
+    from gluon_sr.utils.imageio import read_image
 
     photos = [working_copy(read_image(p).rgb, size) for p in contents]
     fig, axes = plt.subplots(len(photos) + 1, len(models) + 1,
@@ -32,13 +29,12 @@ def make_gallery(models, contents, out, size=384, style_dir=None):
     for ax in axes.ravel():
         ax.axis("off")
     for j, name in enumerate(models, start=1):
-        net, meta = load_model(name)
-        net.hybridize(static_alloc=True)
-        style = read_image(style_image_for(meta, style_dir)).rgb
+        model = load_for_inference(name)
+        style = read_image(style_image_for(model.meta, style_dir)).rgb
         axes[0, j].imshow(working_copy(style, size))
         axes[0, j].set_title(name, fontsize=9)
         for i, photo in enumerate(photos, start=1):
-            axes[i, j].imshow(np.clip(run_transform(net, photo), 0, 1))
+            axes[i, j].imshow(run_transform(model, photo))
     for i, (path, photo) in enumerate(zip(contents, photos), start=1):
         axes[i, 0].imshow(photo)
         axes[i, 0].set_title(os.path.basename(path), fontsize=9)
@@ -50,7 +46,7 @@ def make_gallery(models, contents, out, size=384, style_dir=None):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Content x style grid of stylised images")
+    p = ArgumentParser(description="Content x style grid of stylised images")
     p.add_argument("--models", nargs="*", default=None, help="default: every style model")
     p.add_argument("--content", nargs="+", required=True, help="content photos (rows)")
     p.add_argument("--size", type=int, default=384, help="longer side of each cell's image")
@@ -58,7 +54,7 @@ def main(argv=None):
     p.add_argument("--out", default="style_gallery.png")
     args = p.parse_args(argv)
     if args.models is None:
-        from .model_store import models_where
+        from gluon_sr.model_store import models_where
 
         args.models = models_where(lambda m: m.get("task") == "style")
     models = args.models

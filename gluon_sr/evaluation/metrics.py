@@ -1,7 +1,7 @@
 """Image quality metrics with the SR literature's protocol (Y channel, border shaved)."""
 import numpy as np
 
-from .color import rgb_to_y
+from gluon_sr.utils.color import rgb_to_y
 
 
 def _as_y(img):

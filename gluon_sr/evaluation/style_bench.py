@@ -1,6 +1,6 @@
 """Feed-forward style networks against Gatys et al.'s optimisation, on this machine.
 
-    python -m gluon_sr.style_bench --content photo.jpg --out docs/style_bench.json
+    python -m gluon_sr.evaluation.style_bench --content photo.jpg --out docs/style_bench.json
 
 For each style model and size (longer side 256, 512, 1024 px): the network's time, the time of
 Gatys' L-BFGS (300 iterations; at sizes where that would take too long, --measured-iters are
@@ -8,14 +8,13 @@ run and the time per iteration is extrapolated, marked as such), and the network
 under the same objective the network was trained with, placed on Gatys' loss curve: how many
 L-BFGS iterations it takes to reach the same loss.
 """
-import argparse
 import os
 import time
 
 import numpy as np
 
-from .errors import GluonSRError, run_cli
-from .fileio import atomic_write_json
+from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
+from gluon_sr.utils.fileio import atomic_write_json
 
 
 def style_image_for(meta, style_dir):
@@ -28,9 +27,9 @@ def style_image_for(meta, style_dir):
 
 def objective_for(meta, vgg, content, style_path, ctx=None):
     """Gatys' objective with the weights, layers and style size the network was trained with."""
-    from .gatys import StyleObjective
-    from .imageio import read_image, to_uint8
-    from .style_training import resize_shorter
+    from gluon_sr.data.content import resize_shorter
+    from gluon_sr.infer.gatys import StyleObjective
+    from gluon_sr.utils.imageio import read_image, to_uint8
 
     t = meta["training"]
     style = read_image(style_path).rgb
@@ -51,28 +50,27 @@ def loss_of(objective, rgb):
 
 def bench_one(name, content_rgb, sizes, full_iters, measured_iters, max_full_side, style_dir,
               vgg_weights, repeat=3):
-    from .gatys import STYLE_LAYERS, optimise
-    from .model_store import load_model
-    from .stylize import run_transform, working_copy
-    from .vgg import load_loss_vgg
+    from gluon_sr.archs.vgg import load_loss_vgg
+    from gluon_sr.infer.gatys import optimise
+    from gluon_sr.infer.loader import load_for_inference
+    from gluon_sr.infer.stylize import run_transform, working_copy
 
-    net, meta = load_model(name)
-    if meta.get("task") != "style":
+    model = load_for_inference(name)
+    if model.task != "style":
         raise GluonSRError(f"{name} is not a style model")
-    net.hybridize(static_alloc=True)
-    taps = tuple(dict.fromkeys((*STYLE_LAYERS, *meta["style"]["style_layers"],
-                                meta["style"]["content_layer"])))
-    vgg, _ = load_loss_vgg(taps, weights=vgg_weights)
+    meta = model.meta
+    vgg, _ = load_loss_vgg((*meta["style"]["style_layers"], meta["style"]["content_layer"]),
+                           weights=vgg_weights)
     vgg.hybridize()
     style_path = style_image_for(meta, style_dir)
     rows = []
     for size in sizes:
         content = working_copy(content_rgb, size)
-        run_transform(net, content, tile=0)                      # warm-up at this shape
+        run_transform(model, content, tile=0)                    # warm-up at this shape
         times = []
         for _ in range(repeat):
             start = time.perf_counter()
-            stylised = run_transform(net, content, tile=0)
+            stylised = run_transform(model, content, tile=0)
             times.append(time.perf_counter() - start)
         network_s = float(np.median(times))
         objective = objective_for(meta, vgg, content, style_path)
@@ -99,7 +97,7 @@ def bench_one(name, content_rgb, sizes, full_iters, measured_iters, max_full_sid
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Feed-forward style networks vs Gatys optimisation")
+    p = ArgumentParser(description="Feed-forward style networks vs Gatys optimisation")
     p.add_argument("--models", nargs="*", default=None, help="default: every style model")
     p.add_argument("--content", required=True, help="content photo")
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
@@ -115,8 +113,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from .imageio import read_image
-    from .model_store import models_where
+    from gluon_sr.utils.imageio import read_image
+    from gluon_sr.model_store import models_where
 
     args = parse_args(argv)
     names = args.models

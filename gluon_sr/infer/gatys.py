@@ -4,62 +4,53 @@ The image starts from the content photo and is optimised to match the content's 
 at one layer and the style image's Gram matrices at several layers. L-BFGS (through scipy, with
 pixel bounds 0..1) converges in a few hundred iterations; Adam is there for comparison.
 """
+import os
 import time
 
 import numpy as np
 
-from .errors import GluonSRError
-from .losses import feature_loss, gram_matrix, style_loss, tv_loss
-
-STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
-# Style weight against content weight 1 (relu2_2), with the normalisations of losses.py.
-# Measured on mosaic (128 px crops, 800 steps): 5 (Johnson et al.'s code) and 1 wiped the
-# content out; 0.3 keeps it while the colours and strokes come through. Paintings with weaker
-# Gram statistics (the scream, udnie) need about 1.
-STYLE_WEIGHT = 0.3
+from gluon_sr.archs.vgg import load_loss_vgg
+from gluon_sr.losses import (CONTENT_LAYER, STYLE_LAYERS, STYLE_WEIGHT, feature_loss,
+                             gram_matrix, style_loss, tv_loss)
+from gluon_sr.infer.stylize import finish, working_alpha, working_copy
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.imageio import read_image
 
 
 class StyleObjective:
     """Content + style + TV loss of an image, with its gradient; the targets are fixed."""
 
-    def __init__(self, vgg, content, style, content_layer="relu2_2", style_layers=STYLE_LAYERS,
+    def __init__(self, vgg, content, style, content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS,
                  content_weight=1.0, style_weight=STYLE_WEIGHT, tv_weight=0.0, tv_kind="l2",
                  ctx=None):
         import mxnet as mx
 
         self.ctx = ctx or mx.cpu()
         self.vgg = vgg
-        taps = list(vgg.taps)
-        missing = [t for t in (content_layer, *style_layers) if t not in taps]
+        missing = [t for t in (content_layer, *style_layers) if t not in vgg.taps]
         if missing:
             raise GluonSRError(f"the VGG loss net lacks the layers {missing}")
-        self.content_index = taps.index(content_layer)
-        self.style_indices = [taps.index(t) for t in style_layers]
+        self.content_layer, self.style_layers = content_layer, tuple(style_layers)
         self.weights = (content_weight, style_weight, tv_weight)
         self.tv_kind = tv_kind
-        feats = self._features(self._nd(content))
-        self.content_target = feats[self.content_index]
-        style_feats = self._features(self._nd(style))
-        self.style_targets = [gram_matrix(mx.nd, style_feats[i]) for i in self.style_indices]
+        self.content_target = vgg(self._nd(content))[content_layer]
+        style_feats = vgg(self._nd(style))
+        self.style_targets = [gram_matrix(mx.nd, style_feats[t]) for t in self.style_layers]
 
     def _nd(self, img):
         import mxnet as mx
 
         return mx.nd.array(np.asarray(img, np.float32).transpose(2, 0, 1)[None], ctx=self.ctx)
 
-    def _features(self, x):
-        out = self.vgg(x)
-        return list(out) if isinstance(out, (list, tuple)) else [out]
-
     def parts(self, x):
         """(content, style, tv) weighted losses of an NCHW NDArray, each shaped (N,)."""
         from mxnet import nd
 
         wc, ws, wt = self.weights
-        feats = self._features(x)
-        content = wc * feature_loss(nd, feats[self.content_index], self.content_target)
-        style = ws * sum(style_loss(nd, feats[i], g)
-                         for i, g in zip(self.style_indices, self.style_targets))
+        feats = self.vgg(x)
+        content = wc * feature_loss(nd, feats[self.content_layer], self.content_target)
+        style = ws * sum(style_loss(nd, feats[t], g)
+                         for t, g in zip(self.style_layers, self.style_targets))
         tv = wt * tv_loss(nd, x, self.tv_kind)
         return content, style, tv
 
@@ -121,3 +112,29 @@ def optimise(objective, init, iters=300, optimizer="lbfgs", lr=0.02, log_every=5
     else:
         raise GluonSRError(f"unknown optimizer {optimizer!r}; use lbfgs or adam")
     return np.clip(out[0].transpose(1, 2, 0), 0, 1).astype(np.float32), history
+
+
+class GatysStylizer:
+    """`infer.py --optimize`: each image optimised from itself towards a painting's style."""
+
+    def __init__(self, style_image, iters=300, optimizer="lbfgs", content_weight=1.0,
+                 style_weight=STYLE_WEIGHT, tv_weight=0.0, vgg_weights=None, size=0,
+                 preserve_color=False, strength=1.0, ctx=None):
+        self.ctx = ctx
+        self.vgg, _ = load_loss_vgg((*STYLE_LAYERS, CONTENT_LAYER), weights=vgg_weights,
+                                    ctx=[ctx] if ctx else None)
+        self.style = working_copy(read_image(style_image).rgb, size)
+        self.options = dict(content_weight=content_weight, style_weight=style_weight,
+                            tv_weight=tv_weight)
+        self.iters, self.optimizer, self.size = iters, optimizer, size
+        self.preserve_color, self.strength = preserve_color, strength
+        self.suffix = os.path.splitext(os.path.basename(style_image))[0] + "_gatys"
+
+    def __call__(self, image):
+        """Stylise a LoadedImage. Returns (rgb, alpha) at the working resolution."""
+        content = working_copy(image.rgb, self.size)
+        objective = StyleObjective(self.vgg, content, self.style, ctx=self.ctx, **self.options)
+        out, _ = optimise(objective, content, iters=self.iters, optimizer=self.optimizer,
+                          log_every=max(1, self.iters // 10))
+        return finish(out, content, self.preserve_color, self.strength), \
+            working_alpha(image, self.size)

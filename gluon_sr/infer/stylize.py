@@ -1,20 +1,50 @@
-"""Running a style TransformNet on whole images: padding, exact tiling, colour, strength.
+"""`Stylizer`: a style network applied to whole images: working size, reflected border, exact
+tiling, colour preservation and strength.
 
 Exact tiling of an instance-norm network: every StatNorm layer, in order, gathers its input's
 per-channel sum and sum of squares over the whole image tile by tile (only each tile's core,
 computed with enough margin to be exact), and then normalises with those whole-image
 statistics; once all layers are fixed, tiles are rendered and their cores assembled. The
-result equals whole-image inference while memory stays bounded by the tile size.
+result equals whole-image inference while memory stays bounded by the tile size. The switches
+act on the model's imperative copy, so the fast (hybridized, fused) path is never disturbed.
 """
+import os
+
 import numpy as np
 
-from .color import rgb_to_ycbcr, ycbcr_to_rgb
-from .inference import tile_spans
+from gluon_sr.infer.loader import load_for_inference
+from gluon_sr.infer.tiling import tiles
+from gluon_sr.utils.color import rgb_to_ycbcr, ycbcr_to_rgb
+from gluon_sr.utils.errors import GluonSRError
 
 # Exact tiling costs about one forward pass per normalisation layer (15 in Johnson's net), so
 # whole-image inference is used up to ~3.5 MP (about 4 GB of memory); tiles above that.
 DEFAULT_TILE = 1536
 BORDER = 32
+
+
+class Stylizer:
+    def __init__(self, model_name, backend="mxnet", precision="fp32", ctx=None, tile=None,
+                 size=0, preserve_color=False, strength=1.0, model=None):
+        """model: an already loaded InferenceModel (then model_name, backend, precision and
+        ctx are not used). size: working resolution, the longer side (0 = as it is)."""
+        self.model = model or load_for_inference(model_name, backend, precision, ctx)
+        if self.model.task != "style":
+            raise GluonSRError(f"model {self.model.name} is not a style transfer model")
+        self.tile, self.size = tile, size
+        self.preserve_color, self.strength = preserve_color, strength
+        self.suffix = _base_name(self.model.name)
+
+    def __call__(self, image):
+        """Stylise a LoadedImage. Returns (rgb, alpha) at the working resolution."""
+        content = working_copy(image.rgb, self.size)
+        out = run_transform(self.model, content, tile=self.tile)
+        return finish(out, content, self.preserve_color, self.strength), \
+            working_alpha(image, self.size)
+
+
+def _base_name(name):
+    return os.path.splitext(os.path.basename(name))[0]
 
 
 class _Collected(Exception):
@@ -29,64 +59,52 @@ def _pad_to_alignment(img, align):
     return img
 
 
-def _forward(net, chw, ctx):
-    if hasattr(net, "run_numpy"):          # an ONNX Runtime model
-        return net.run_numpy(chw[None])[0]
-    import mxnet as mx
+def run_transform(model, rgb, tile=None):
+    """Stylise an HxWx3 float image with an InferenceModel (whole image, or exactly tiled).
 
-    return net(mx.nd.array(chw[None], ctx=ctx or mx.cpu()))[0].asnumpy()
-
-
-def _tiles(h, w, tile, margin):
-    for y in tile_spans(h, tile, margin):
-        for x in tile_spans(w, tile, margin):
-            yield y, x
-
-
-def run_transform(net, rgb, tile=None, ctx=None):
-    """Stylise an HxWx3 float image with `net` (whole image, or exactly tiled).
-
-    An ONNX Runtime model always runs on the whole image: exact tiling switches the
-    normalisation layers' statistics, which only the Gluon network can do.
+    A model without an imperative MXNet copy (ONNX Runtime) always runs on the whole image:
+    exact tiling switches the normalisation layers' statistics, which only Gluon can do.
     """
     h, w = rgb.shape[:2]
-    align = net.align            # image sides the net maps to the same size (TransformNet.ALIGN)
     # Networks trained on small crops paint bands along image edges; a reflected border
     # takes them and is cut off again.
     border = min(BORDER, h - 1, w - 1)
     padded = np.pad(np.asarray(rgb, dtype=np.float32), ((border, border), (border, border), (0, 0)),
                     mode="reflect")
-    padded = _pad_to_alignment(padded, align)
+    padded = _pad_to_alignment(padded, model.align)
     chw = np.ascontiguousarray(padded.transpose(2, 0, 1))
     H, W = padded.shape[:2]
     if tile is None:
         tile = DEFAULT_TILE if H * W > 1.5 * DEFAULT_TILE ** 2 else 0
-    if not tile or (H <= tile and W <= tile) or hasattr(net, "run_numpy"):
-        out = _forward(net, chw, ctx)
+    net = model.imperative_net() if tile and (H > tile or W > tile) else None
+    if net is None:
+        out = model.forward(chw[None])[0]
     else:
-        out = _run_tiled(net, chw, -(-tile // align) * align, ctx)
+        out = _run_tiled(net, chw, -(-tile // model.align) * model.align,
+                         model.receptive_radius)
     out = out.transpose(1, 2, 0)[border:border + h, border:border + w]
     return np.clip(out, 0.0, 1.0)
 
 
-def _run_tiled(net, chw, tile, ctx):
+def _run_tiled(net, chw, tile, margin):
     import mxnet as mx
 
-    from .archs.transform_net import stat_norms
+    from gluon_sr.archs.transform_net import stat_norms
 
-    ctx = ctx or mx.cpu()
+    ctx = net.collect_params().list_ctx()[0]
+
+    def forward(y0, y1, x0, x1):
+        return net(mx.nd.array(chw[None, :, y0:y1, x0:x1], ctx=ctx))[0]
+
     _, H, W = chw.shape
-    margin = net.receptive_radius()
     norms = stat_norms(net)
-    was_hybridized = net._active
-    net.hybridize(active=False)         # the statistics switches act in imperative mode
     try:
         for norm in norms:
             norm.fixed = None
         for norm in norms:
             sums = sumsq = 0.0
             count = 0
-            for (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) in _tiles(H, W, tile, margin):
+            for (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) in tiles(H, W, tile, margin):
                 def collect(x, y0=y0, y1=y1, cy0=cy0, x0=x0, x1=x1, cx0=cx0, cy1=cy1):
                     nonlocal sums, sumsq, count
                     f = (cy1 - cy0) // x.shape[2]
@@ -98,7 +116,7 @@ def _run_tiled(net, chw, tile, ctx):
                     raise _Collected
                 norm.collect = collect
                 try:
-                    _forward(net, chw[:, cy0:cy1, cx0:cx1], ctx)
+                    forward(cy0, cy1, cx0, cx1)
                 except _Collected:
                     pass
             norm.collect = None
@@ -107,15 +125,13 @@ def _run_tiled(net, chw, tile, ctx):
             norm.fixed = (mx.nd.array(mean.reshape(1, -1, 1, 1), ctx=ctx),
                           mx.nd.array(var.reshape(1, -1, 1, 1), ctx=ctx))
         out = np.empty_like(chw)
-        for (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) in _tiles(H, W, tile, margin):
-            pred = _forward(net, chw[:, cy0:cy1, cx0:cx1], ctx)
+        for (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) in tiles(H, W, tile, margin):
+            pred = forward(cy0, cy1, cx0, cx1).asnumpy()
             out[:, y0:y1, x0:x1] = pred[:, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
         return out
     finally:
         for norm in norms:
             norm.fixed = norm.collect = None
-        if was_hybridized:
-            net.hybridize(active=True)
 
 
 def preserve_colour(stylised, content):
@@ -140,8 +156,15 @@ def working_copy(rgb, size):
     scale = size / max(h, w)
     new = (max(1, round(w * scale)), max(1, round(h * scale)))
     chans = [np.asarray(Image.fromarray(rgb[..., c].astype(np.float32), mode="F")
-                        .resize(new, Image.BICUBIC)) for c in range(3)]
+                        .resize(new, Image.BICUBIC)) for c in range(rgb.shape[2])]
     return np.clip(np.stack(chans, axis=-1), 0, 1).astype(np.float32)
+
+
+def working_alpha(image, size):
+    """The input's alpha at the working resolution, so stylised images keep transparency."""
+    if image.alpha is None:
+        return None
+    return working_copy(image.alpha[..., None], size)[..., 0]
 
 
 def finish(stylised, content, preserve_color=False, strength=1.0):

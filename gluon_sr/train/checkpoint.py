@@ -5,8 +5,8 @@ writing leaves the previous checkpoint in force, never a half-written one.
 """
 import os
 
-from .errors import GluonSRError, describe
-from .fileio import atomic_path, atomic_write_json, read_json_if_exists
+from gluon_sr.utils.errors import GluonSRError, describe
+from gluon_sr.utils.fileio import atomic_path, atomic_write_json, read_json_if_exists
 
 LATEST = "latest.json"
 

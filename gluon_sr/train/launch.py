@@ -1,7 +1,7 @@
 """Start a distributed training job on MXNet's parameter server (ps-lite).
 
-    python -m gluon_sr.launch -n 2 -s 1 -- python train.py --kvstore dist_sync ...
-    python -m gluon_sr.launch -n 4 -s 2 -H hosts.txt -- python train.py --kvstore dist_sync ...
+    python -m gluon_sr.train.launch -n 2 -s 1 -- python train.py --kvstore dist_sync ...
+    python -m gluon_sr.train.launch -n 4 -s 2 -H hosts.txt -- python train.py --kvstore dist_sync ...
 
 ps-lite needs one scheduler, some servers and some workers, each a process told its role by
 DMLC_* environment variables. MXNet's bundled launcher (tools/launch.py -> dmlc_tracker) calls
@@ -14,7 +14,6 @@ the scheduler runs here and servers and workers go round-robin over the hosts th
 hosts need the same checkout at the same path and password-less ssh, and a resumable run needs
 its --run-dir on storage every host sees.
 """
-import argparse
 import os
 import shlex
 import socket
@@ -23,8 +22,8 @@ import sys
 import threading
 import time
 
-from .errors import GluonSRError, run_cli
-from .runtime import physical_core_count
+from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
+from gluon_sr.utils.runtime import physical_core_count
 
 SHUTDOWN_GRACE_S = 30
 
@@ -159,9 +158,9 @@ def parse_args(argv=None):
     if "--" in argv:
         cut = argv.index("--")
         argv, command = argv[:cut], argv[cut + 1:]
-    p = argparse.ArgumentParser(description="Run a command as ps-lite workers, with a "
+    p = ArgumentParser(description="Run a command as ps-lite workers, with a "
                                 "scheduler and servers (MXNet dist_sync kvstore).",
-                                usage="python -m gluon_sr.launch -n WORKERS [-s SERVERS] "
+                                usage="python -m gluon_sr.train.launch -n WORKERS [-s SERVERS] "
                                 "[-H HOSTFILE] -- COMMAND ...")
     p.add_argument("-n", "--num-workers", type=int, required=True)
     p.add_argument("-s", "--num-servers", type=int, default=1)

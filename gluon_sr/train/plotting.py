@@ -6,7 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .fileio import atomic_path  # noqa: E402
+from gluon_sr.utils.fileio import atomic_path  # noqa: E402
 
 
 def read_log(path):

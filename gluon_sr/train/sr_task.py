@@ -1,12 +1,80 @@
-"""Validation during training: Y-PSNR of the network against bicubic on held-out HR images."""
+"""The super-resolution task: shards of LR/HR crops, an SR network, pixel + feature + TV loss.
+
+SR loss = w_feat * sum of l_feat over the VGG taps + w_pix * l_pixel + w_tv * l_TV, each per
+sample. Validation: Y-PSNR against bicubic on held-out photos degraded like the shards.
+"""
+import logging
+from dataclasses import dataclass
+
 import numpy as np
 
-from .degrade import downscale, mod_crop
-from .errors import GluonSRError
-from .imageio import list_images, read_image, to_uint8
-from .imresize import imresize
-from .inference import run_network
-from .metrics import psnr_y
+from gluon_sr.archs import get_model
+from gluon_sr.data.degrade import downscale, mod_crop
+from gluon_sr.data.shard_dataset import ShardDataset, epoch_batches
+from gluon_sr.data.shards import manifest_hash
+from gluon_sr.evaluation.metrics import psnr_y
+from gluon_sr.infer.loader import InferenceModel
+from gluon_sr.infer.tiling import run_network
+from gluon_sr.losses import feature_loss, pixel_loss, tv_loss
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.imageio import list_images, read_image, to_uint8
+from gluon_sr.utils.imresize import imresize
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SROptions:
+    shards: str = ""
+    scale: int = 0                      # 0 = take it from the shards
+    feat_weight: float = 0.0
+    feat_layers: tuple = ("relu2_2",)   # per-layer losses are summed
+    pixel_weight: float = 1.0
+    pixel_kind: str = "l1"
+    tv_weight: float = 0.0
+    tv_kind: str = "l1"
+    augment: bool = True
+    use_shard_features: bool = True     # use VGG targets stored in the shards when present
+    vgg: str = ""
+    val_dir: str = ""
+    val_images: int = 10
+
+    def validate(self):
+        if not self.shards:
+            raise GluonSRError("--shards is required (build them with data_prep/build.py)")
+        if min(self.feat_weight, self.pixel_weight, self.tv_weight) < 0:
+            raise GluonSRError("loss weights must be >= 0")
+        if self.feat_weight == 0 and self.pixel_weight == 0:
+            raise GluonSRError("both --feat-weight and --pixel-weight are 0: nothing to learn")
+        if self.pixel_kind not in ("l1", "l2") or self.tv_kind not in ("l1", "l2"):
+            raise GluonSRError("--pixel-loss and --tv-loss must be l1 or l2")
+        if not self.feat_layers:
+            raise GluonSRError("--feat-layer needs at least one VGG layer")
+
+
+class SRLoss:
+    """Weighted perceptual + pixel + TV loss; returns per-sample totals and their parts."""
+
+    def __init__(self, options, vgg):
+        self.options, self.vgg = options, vgg
+
+    def target_features(self, y):
+        return self.vgg(y) if self.options.feat_weight > 0 else None
+
+    def __call__(self, out, y, target_feat):
+        from mxnet import nd
+
+        o = self.options
+        parts = {}
+        if o.feat_weight > 0:
+            feats = self.vgg(out)
+            parts["feat"] = o.feat_weight * sum(feature_loss(nd, feats[t], target_feat[t])
+                                                for t in o.feat_layers)
+        if o.pixel_weight > 0:
+            parts["pix"] = o.pixel_weight * pixel_loss(nd, out, y, o.pixel_kind)
+        if o.tv_weight > 0:
+            parts["tv"] = o.tv_weight * tv_loss(nd, out, o.tv_kind)
+        return sum(parts.values()), parts
 
 
 class SRValidator:
@@ -32,7 +100,102 @@ class SRValidator:
             psnr_y(np.clip(imresize(lr.astype(np.float64), scale), 0, 1), hr, scale)
             for lr, hr in self.pairs]))
 
-    def evaluate(self, net, ctx=None):
-        scores = [psnr_y(run_network(net, lr, self.scale, tile=0, ctx=ctx), hr, self.scale)
-                  for lr, hr in self.pairs]
-        return float(np.mean(scores))
+    def evaluate(self, net, ctx):
+        model = InferenceModel.from_gluon(net, ctx=ctx)
+        return float(np.mean([psnr_y(run_network(model, lr, tile=0), hr, self.scale)
+                              for lr, hr in self.pairs]))
+
+
+class SRTask:
+    """Super-resolution on build.py shards (the interface is written down in task.py)."""
+
+    Options = SROptions
+    # The shipped sr_x2 / sr_x4 recipe (stage 1): EDSR-style net, L1 loss, Adam with warm-up.
+    recipe = {"arch": "edsr", "model_config": {"channels": 64, "num_blocks": 16},
+              "steps": 4500, "batch_size": 16, "lr": 4e-4, "warmup": 300, "lr_final": 0.02,
+              "checkpoint_every": 250, "log_every": 50}
+
+    def __init__(self, cfg, ctx):
+        from gluon_sr.archs.vgg import load_loss_vgg
+
+        o = self.options = cfg.options
+        o.validate()
+        self.dataset = dataset = ShardDataset(
+            o.shards, augment=o.augment, use_features=o.use_shard_features and o.feat_weight > 0,
+            seed=cfg.seed)
+        recipe = self.shard_recipe = dataset.recipe
+        self.scale = scale = recipe["scale"]
+        self.seed = cfg.seed
+        if o.scale and o.scale != scale:
+            raise GluonSRError(f"--scale {o.scale} but the shards in {o.shards} are x{scale}")
+        if len(dataset) < cfg.batch_size:
+            raise GluonSRError(f"batch size {cfg.batch_size} is larger than the {len(dataset)} "
+                               f"samples in {o.shards}")
+        if dataset.use_features and (recipe["vgg_layer"],) != tuple(o.feat_layers):
+            logger.info(f"note: shards hold {recipe['vgg_layer']} targets but --feat-layer is "
+                        f"{' '.join(o.feat_layers)}; computing targets on the fly")
+            dataset.use_features = False
+            dataset.augment = o.augment
+        try:
+            self.net = get_model(cfg.arch, scale=scale, **cfg.model_config)
+        except (TypeError, ValueError) as e:
+            raise GluonSRError(f"model: {e}")
+        self.vgg, self.vgg_source = None, None
+        if o.feat_weight > 0:
+            self.vgg, self.vgg_source = load_loss_vgg(tuple(o.feat_layers), weights=o.vgg or None,
+                                                      ctx=ctx)
+            self.vgg.hybridize(static_alloc=True, static_shape=True)
+            if dataset.use_features and recipe.get("vgg_convention") != self.vgg_source["convention"]:
+                raise GluonSRError("the shards' VGG targets were made with the "
+                                   f"{recipe.get('vgg_convention')} VGG weights, training uses "
+                                   f"{self.vgg_source['convention']}; rebuild shards or pass "
+                                   "--no-shard-features")
+        self.loss_fn = SRLoss(o, self.vgg)
+        self.data_hash = manifest_hash(o.shards)
+        self.validator = None
+        if o.val_dir:
+            self.validator = SRValidator(o.val_dir, scale, recipe["blur_sigma"],
+                                         recipe["resize"], max_images=o.val_images)
+        self.last_val = None
+
+    def batches(self, start_step, batch_size, part=0, num_parts=1):
+        return epoch_batches(self.dataset, batch_size, self.seed, start_step, part, num_parts)
+
+    def losses(self, batch, net, ctx):
+        from mxnet import autograd, gluon
+
+        def load(array):
+            return gluon.utils.split_and_load(array, ctx, even_split=False)
+
+        xs = [x.astype("float32") / 255.0 for x in load(batch[0])]
+        ys = [y.astype("float32") / 255.0 for y in load(batch[1])]
+        if self.dataset.use_features:
+            layer = self.shard_recipe["vgg_layer"]
+            targets = [{layer: t} for t in load(batch[2])]
+        else:
+            with autograd.pause():
+                targets = [self.loss_fn.target_features(y) for y in ys]
+        return [self.loss_fn(net(x), y, t) for x, y, t in zip(xs, ys, targets)]
+
+    def validate(self, net, step, ctx):
+        if not self.validator:
+            return None
+        self.last_val = self.validator.evaluate(net, ctx)
+        return {"step": step, "val_psnr": self.last_val,
+                "bicubic_psnr": self.validator.bicubic_psnr,
+                "message": f"step {step}: val Y-PSNR {self.last_val:.3f} dB "
+                           f"(bicubic {self.validator.bicubic_psnr:.3f})"}
+
+    def meta(self):
+        v = self.validator
+        return {
+            "task": "sr", "scale": self.scale, "vgg": self.vgg_source,
+            "training": {"shard_recipe": self.shard_recipe,
+                         "shard_sources": self.dataset.manifest.get("sources"),
+                         "shard_exclude": self.dataset.manifest.get("exclude", []),
+                         "shard_manifest_sha256": self.data_hash,
+                         "num_samples": len(self.dataset)},
+            "metrics": ({"val_dir": self.options.val_dir, "val_images": len(v.pairs),
+                         "val_psnr_y": self.last_val, "bicubic_psnr_y": v.bicubic_psnr}
+                        if v else {}),
+        }

@@ -1,4 +1,5 @@
 """The one exception type that CLIs turn into a one-line message and exit code 2."""
+import argparse
 import os
 import sys
 
@@ -12,6 +13,9 @@ def run_cli(main):
 
     Set GLUON_SR_DEBUG=1 to see the traceback of unexpected errors.
     """
+    from gluon_sr.utils.logs import setup_logging
+
+    setup_logging()
     try:
         code = main()
     except GluonSRError as e:
@@ -37,3 +41,11 @@ def describe(exc, limit=160):
             return line[len("MXNetError:"):].strip()[:limit]
     useful = [line for line in lines if not line.startswith(("Traceback", "File ", "Stack trace"))]
     return useful[0][:limit] if useful else type(exc).__name__
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are GluonSRErrors: one line from run_cli, exit code 2
+    (argparse's own would print the whole usage block first)."""
+
+    def error(self, message):
+        raise GluonSRError(message)

@@ -51,7 +51,7 @@ def sha256_file(path, chunk=1 << 20):
 
 def read_json_if_exists(path, what):
     """Parsed JSON at `path`, None if there is no file; a damaged file is a GluonSRError."""
-    from .errors import GluonSRError
+    from gluon_sr.utils.errors import GluonSRError
 
     if not os.path.exists(path):
         return None

@@ -11,8 +11,8 @@ from typing import Optional
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import GluonSRError
-from .fileio import atomic_path
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.fileio import atomic_path
 
 # We check sizes ourselves (with a clear message) instead of PIL's DecompressionBombError.
 Image.MAX_IMAGE_PIXELS = None

@@ -49,7 +49,7 @@ def configure_threads():
 def parse_contexts(gpus="", ctx=""):
     """Turn `--gpus 0,1` or `--ctx cpu:2` into a list of mx.Context (CPU by default)."""
     import mxnet as mx
-    from .errors import GluonSRError
+    from gluon_sr.utils.errors import GluonSRError
 
     if gpus and ctx:
         raise GluonSRError("give either --gpus or --ctx, not both")

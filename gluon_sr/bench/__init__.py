@@ -1,0 +1,1 @@
+"""Speed: inference and training throughput on every path, against PyTorch and ONNX Runtime."""

@@ -1,0 +1,1 @@
+"""Training data: the LR degradation, shards (build and read), content photos for style."""

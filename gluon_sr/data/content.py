@@ -1,0 +1,91 @@
+"""Content photos for style training: folders of photos, or the HR crops of SR shards."""
+import hashlib
+import logging
+import os
+
+import numpy as np
+from mxnet import gluon
+from PIL import Image
+
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.imageio import list_images, read_image, to_uint8
+
+logger = logging.getLogger(__name__)
+
+
+def resize_shorter(rgb_uint8, size):
+    """An HxWx3 uint8 image resized (bicubic) so that its shorter side is `size`."""
+    h, w = rgb_uint8.shape[:2]
+    scale = size / min(h, w)
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))
+    return np.asarray(Image.fromarray(rgb_uint8).resize(new, Image.BICUBIC))
+
+
+class ContentFolderDataset(gluon.data.Dataset):
+    """Content photos held in memory at `size` on the shorter side; random size^2 crops + flips.
+
+    Crops are drawn from (seed, epoch, index), like ShardDataset's augmentation, so a resumed
+    run sees the same data as an uninterrupted one.
+    """
+
+    def __init__(self, folders, size=256, seed=0):
+        self.size, self.seed, self.epoch = size, seed, 0
+        self.images, self.files = [], []
+        for path in list_images(folders):
+            try:
+                self.images.append(resize_shorter(to_uint8(read_image(path).rgb), size))
+                self.files.append(os.path.relpath(path))
+            except GluonSRError as e:
+                logger.warning(f"skipped {e}")
+        if not self.images:
+            raise GluonSRError(f"no usable content images in {', '.join(folders)}")
+        self.counts = [len(self.images)]           # one "shard", for ShardGroupedSampler
+        self.offsets = np.array([0, len(self.images)])
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        img = self.images[index]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        y = rng.integers(0, img.shape[0] - self.size + 1)
+        x = rng.integers(0, img.shape[1] - self.size + 1)
+        crop = img[y:y + self.size, x:x + self.size]
+        if rng.integers(2):
+            crop = crop[:, ::-1]
+        return np.ascontiguousarray(crop.transpose(2, 0, 1))
+
+    def fingerprint(self):
+        return hashlib.sha256("\n".join(self.files).encode()).hexdigest()
+
+
+class HRCrops(gluon.data.Dataset):
+    """Only the HR crops of a ShardDataset, as style-training content."""
+
+    def __init__(self, shards):
+        self.shards = shards
+        self.counts, self.offsets = shards.counts, shards.offsets
+
+    @property
+    def epoch(self):
+        return self.shards.epoch
+
+    @epoch.setter
+    def epoch(self, value):
+        self.shards.epoch = value
+
+    def __len__(self):
+        return len(self.shards)
+
+    def __getitem__(self, index):
+        return self.shards[index][1]
+
+
+def centre_crops(folder, size, max_images):
+    """Held-out photos as size x size float crops (shorter side resized to `size`)."""
+    crops = []
+    for path in list_images([folder])[:max_images]:
+        img = resize_shorter(to_uint8(read_image(path).rgb), size)
+        top, left = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
+        crops.append(img[top:top + size, left:left + size].astype(np.float32) / 255.0)
+    return crops

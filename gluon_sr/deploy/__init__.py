@@ -1,0 +1,1 @@
+"""Deployment: Gluon/ONNX export, the ONNX Runtime backend (no MXNet), bf16/int8."""
