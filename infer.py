@@ -113,8 +113,7 @@ def parse_args(argv=None):
     if args.style_image and not args.optimize:
         parser.error("--style-image goes with --optimize; for a trained network use --style")
     what, allowed = MODES[mode]
-    flags = {a.dest: a.option_strings[-1] for a in parser._actions if a.option_strings}
-    stray = [flags[d] for d in given if d not in allowed | COMMON]
+    stray = [_as_typed(parser, dest, argv) for dest in given if dest not in allowed | COMMON]
     if stray:
         parser.error(f"{', '.join(sorted(stray))} does not apply when {what}")
     if mode == "gatys" and not args.style_image:
@@ -122,6 +121,14 @@ def parse_args(argv=None):
     if args.gpu is not None and args.backend != "mxnet":
         parser.error("--gpu goes with the mxnet backend")
     return args, mode
+
+
+def _as_typed(parser, dest, argv):
+    """The option string of `dest` as it appears on the command line (--no-x for --x)."""
+    options = next(a.option_strings for a in parser._actions if a.dest == dest)
+    argv = sys.argv[1:] if argv is None else argv
+    typed = [o for o in options if any(a == o or a.startswith(o + "=") for a in argv)]
+    return (typed or options)[0]
 
 
 def make_processor(args, mode):

@@ -100,9 +100,7 @@ def run_script(script, *args, cwd=None, env=None):
 
 
 def assert_one_line_error(code, err, *words):
-    """Exit code 2 and exactly one line on stderr, `error: ...`, containing each word.
-
-    A batch's per-file errors are each one line too; `lines` says how many to expect."""
+    """Exit code 2 and exactly one line on stderr, `error: ...`, containing each word."""
     assert code == 2, err
     assert "Traceback" not in err, err
     lines = err.strip().splitlines()

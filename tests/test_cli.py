@@ -211,3 +211,50 @@ def test_stylised_images_keep_alpha_and_gray_photos_gain_colour(tmp_path, tiny_s
     code, _, err = run("infer.py", gray, "--style", tiny_style)
     assert code == 0, err
     assert Image.open(tmp_path / "g_tiny_style.png").mode == "RGB"
+
+
+def test_a_flag_of_another_mode_is_an_error_naming_it(tmp_path, tiny_model, tiny_style):
+    src = save_png(tmp_path / "a.png")
+    code, _, err = run("infer.py", src, "--style", tiny_style, "--iters", "5")
+    assert_one_line_error(code, err, "--iters", "does not apply")
+    code, _, err = run("infer.py", src, "--style", tiny_style, "--hist-match")
+    assert_one_line_error(code, err, "--hist-match")
+    code, _, err = run("infer.py", src, "--model", tiny_model, "--strength", "0.5")
+    assert_one_line_error(code, err, "--strength")
+    code, _, err = run("infer.py", src, "--style", tiny_style, "--model", tiny_model)
+    assert_one_line_error(code, err, "--model")
+    code, _, err = run("infer.py", src, "--style", tiny_style, "--size", "3")
+    assert_one_line_error(code, err, "--size")
+    assert os.listdir(tmp_path) == ["a.png", "models"]
+
+
+def test_int8_runs_tiled_upscaling_and_stylisation(tmp_path, tiny_model, tiny_style):
+    """A converted (SymbolBlock) network still has the model's radius, alignment and config."""
+    src = save_png(tmp_path / "a.png", h=40, w=36)
+    code, _, err = run("infer.py", src, "--model", tiny_model, "--precision", "int8",
+                       "--tile", "16", "-o", tmp_path / "up.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "up.png").size == (72, 80)
+    code, _, err = run("infer.py", src, "--style", tiny_style, "--precision", "int8",
+                       "--tile", "16", "-o", tmp_path / "st.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "st.png").size == (36, 40)
+
+
+def test_train_from_a_recipe_file_runs_its_stages(shards, tmp_path):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"description": "tiny", "stages": [
+        {"name": "r", "shards": shards, "model_config": {"channels": 8, "num_blocks": 1},
+         "batch_size": 4, "steps": 50, "log_every": 1, "out_dir": str(tmp_path / "out")},
+        {"init": "r", "lr": 1e-4}]}))
+    code, out, err = run("train.py", "--config", recipe, "--steps", "3", "--quiet",
+                         cwd=tmp_path)
+    assert code == 0, err
+    meta = json.load(open(tmp_path / "out" / "r.json"))
+    assert meta["training"]["steps_done"] == 3 and meta["training"]["lr"] == 1e-4
+    assert meta["training"]["init"] == "r" and len(meta["training"]["earlier_stages"]) == 1
+    assert os.path.isdir(tmp_path / "runs" / "r-stage1") and os.path.isdir(tmp_path / "runs" / "r-stage2")
+    code, _, err = run("train.py", "--config", recipe, "--stage", "3", cwd=tmp_path)
+    assert_one_line_error(code, err, "--stage 3", "2 stage(s)")
+    code, _, err = run("train.py", "--config", recipe, "--style-weight", "1", cwd=tmp_path)
+    assert_one_line_error(code, err, "style_weight", "sr task")

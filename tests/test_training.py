@@ -238,3 +238,19 @@ def test_recipe_stages_inherit_and_flags_override(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(GluonSRError, match="JSON object"):
         read_recipe(str(path))
+
+
+@pytest.mark.parametrize("recipe", sorted(os.listdir(os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))))
+def test_every_shipped_recipe_resolves(recipe):
+    """Each stage of each recipe in configs/ is a valid configuration of its task, and names a
+    shipped model."""
+    from conftest import REPO
+    from gluon_sr.train.config import read_recipe
+
+    stages = read_recipe(os.path.join(REPO, "configs", recipe))
+    for stage in stages:
+        cfg = resolve_config(stage, recipe)
+        cfg.validate()
+        cfg.options.validate()
+    assert os.path.exists(os.path.join(REPO, "params", stages[0]["name"] + ".json"))

@@ -14,43 +14,16 @@ import os
 import platform
 import subprocess
 import tempfile
-import time
 
 import numpy as np
 
+from gluon_sr.bench.timing import (OUTPUT_SIDE, TRAIN_BATCH, TRAIN_PATCH, median_seconds,
+                                   test_input, train_batch)
 from gluon_sr.utils.errors import ArgumentParser, GluonSRError
 from gluon_sr.utils.fileio import atomic_write_json
 from gluon_sr.utils.paths import REPO_DIR
 from gluon_sr.utils.runtime import physical_core_count
 
-OUTPUT_SIDE = 1024        # inference output of about 1 MP
-TRAIN_BATCH, TRAIN_PATCH = 16, 48   # the shipped models' training step (LR patch side)
-
-
-def median_seconds(fn, repeat, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-def test_input(scale, seed=0):
-    side = OUTPUT_SIDE // scale
-    return np.random.default_rng(seed).uniform(0, 1, (1, 3, side, side)).astype(np.float32)
-
-
-def train_batch(scale, seed=1):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 1, (TRAIN_BATCH, 3, TRAIN_PATCH, TRAIN_PATCH)).astype(np.float32)
-    y = rng.uniform(0, 1, (TRAIN_BATCH, 3, TRAIN_PATCH * scale, TRAIN_PATCH * scale))
-    return x, y.astype(np.float32)
-
-
-# ----------------------------------------------------------------------------------- MXNet
 
 def _conv_flops(net, shape):
     """FLOPs (2 x multiply-adds) of every Convolution in `net` for an input of `shape`."""
@@ -174,79 +147,6 @@ def model_arrays(name, vgg_weights, folder):
                              if p.name.endswith(("weight", "bias"))])
 
 
-# ------------------------------------------------------------------ PyTorch / ONNX Runtime
-
-def _npz_list(path):
-    with np.load(path) as data:
-        return [data[f"arr_{i}"] for i in range(len(data.files))]
-
-
-def torch_worker(folder, names, repeat):
-    import torch
-
-    from gluon_sr.bench.torch_reference import EDSR, VGGFeatures, load_arrays
-
-    torch.set_num_threads(physical_core_count())
-    n = 2048
-    a, b = torch.rand(n, n), torch.rand(n, n)
-    out = {"sgemm_gflops": 2 * n ** 3 / median_seconds(lambda: torch.mm(a, b), repeat) / 1e9,
-           "version": torch.__version__, "models": {}}
-    for name in names:
-        with open(os.path.join(folder, name + ".json")) as f:
-            meta = json.load(f)
-        try:
-            net = load_arrays(EDSR(meta["config"]), _npz_list(os.path.join(folder, name + ".npz")))
-        except NotImplementedError as e:
-            out["models"][name] = {"skipped": str(e)}
-            continue
-        net.eval()
-        check = np.load(os.path.join(folder, name + ".check.npz"))
-        scale = meta["config"]["scale"]
-        x = torch.from_numpy(test_input(scale))
-        with torch.inference_mode():
-            diff = float(np.abs(net(torch.from_numpy(check["input"])).numpy()
-                                - check["output"]).max())
-            seconds = median_seconds(lambda: net(x), repeat)
-        record = {"max_abs_diff_vs_mxnet": diff,
-                  "ms_per_mp": 1000 * seconds / (x.shape[2] * x.shape[3] * scale ** 2 / 1e6)}
-        # Training step, as mxnet_training_step.
-        net.train()
-        vgg = load_arrays(VGGFeatures("relu2_2"), _npz_list(os.path.join(folder, "vgg.npz")))
-        for p in vgg.parameters():
-            p.requires_grad_(False)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-5)
-        bx, by = (torch.from_numpy(a) for a in train_batch(scale))
-
-        def step():
-            with torch.no_grad():
-                target = vgg(by)
-            pred = net(bx)
-            feat = ((vgg(pred) - target) ** 2).mean(dim=(1, 2, 3))
-            loss = (2e-5 * feat + (pred - by).abs().mean(dim=(1, 2, 3))).sum() / TRAIN_BATCH
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        record["train_samples_per_s"] = TRAIN_BATCH / median_seconds(step, repeat)
-        out["models"][name] = record
-    return out
-
-
-def onnxruntime_worker(folder, names, repeat):
-    import onnxruntime
-
-    from gluon_sr.infer.loader import load_for_inference
-
-    out = {"version": onnxruntime.__version__, "models": {}}
-    for name in names:
-        model = load_for_inference(os.path.join(folder, name + ".onnx"), "onnxruntime")
-        scale = model.scale
-        x = test_input(scale)
-        seconds = median_seconds(lambda: model.forward(x), repeat)
-        out["models"][name] = {"ms_per_mp": 1000 * seconds / (x.shape[2] * x.shape[3]
-                                                              * scale ** 2 / 1e6)}
-    return out
-
-
 # ------------------------------------------------------------------------------ the run
 
 def _run_worker(python, kind, folder, names, repeat):
@@ -358,6 +258,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
+        from gluon_sr.bench.workers import onnxruntime_worker, torch_worker
+
         worker = torch_worker if args.worker == "torch" else onnxruntime_worker
         print(json.dumps(worker(args.folder, args.models, args.repeat)))
         return 0

@@ -82,9 +82,17 @@ class HRCrops(gluon.data.Dataset):
 
 
 def centre_crops(folder, size, max_images):
-    """Held-out photos as size x size float crops (shorter side resized to `size`)."""
+    """Held-out photos as size x size float crops (shorter side resized to `size`).
+
+    Only the images directly in `folder` count, not those in its subfolders: the style
+    recipes hold out the six top-level photos of ../shared/data/content and train on the
+    folders below it.
+    """
+    if not os.path.isdir(folder):
+        raise GluonSRError(f"{folder}: validation folder not found")
+    paths = [p for p in list_images([folder]) if os.path.dirname(p) == folder.rstrip(os.sep)]
     crops = []
-    for path in list_images([folder])[:max_images]:
+    for path in paths[:max_images]:
         img = resize_shorter(to_uint8(read_image(path).rgb), size)
         top, left = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
         crops.append(img[top:top + size, left:left + size].astype(np.float32) / 255.0)
