@@ -41,3 +41,16 @@ def test_export_writes_gluon_onnx_and_check_files(tmp_path, arch, config, task):
 def test_export_of_a_missing_model_is_a_user_error(tmp_path):
     with pytest.raises(GluonSRError, match="no model named"):
         export.main(["no_such_model", "--out", str(tmp_path)])
+
+
+def test_onnx_export_leaves_the_callers_network_as_it_was(tmp_path):
+    """Export switches the copy's norms to the InstanceNorm operator, never the caller's."""
+    from gluon_sr.archs.transform_net import stat_norms
+
+    net = get_model("transform_net", channels=4, num_blocks=1)
+    net.initialize(mx.init.Xavier())
+    x = mx.nd.random.uniform(shape=(1, 3, 16, 16))
+    before = net(x).asnumpy()
+    export.export_onnx(net, {"task": "style"}, str(tmp_path / "s.onnx"))
+    assert not any(norm.use_instance_norm_op for norm in stat_norms(net))
+    np.testing.assert_array_equal(net(x).asnumpy(), before)

@@ -1,28 +1,12 @@
 import os
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import save_png
+from conftest import png_header_only, save_png
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.imageio import list_images, read_image, write_image
-
-
-def _chunk(kind, payload):
-    return struct.pack(">I", len(payload)) + kind + payload + \
-        struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def png_header_only(path, width, height):
-    """A small PNG file whose header claims width x height (its pixel data is far too short)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    data = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-            + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b""))
-    path.write_bytes(data)
-    return str(path)
 
 
 def test_rgb_round_trip(tmp_path):

@@ -5,7 +5,7 @@ downsampling by stride-2 convs, five residual blocks at 1/4 resolution, and x2 u
 nearest-neighbour resize + conv (Odena et al.: no checkerboard artefacts) or transposed conv.
 
 Instance norm normalises with whole-image statistics, so tiles of a large image would each be
-normalised differently. `StatNorm` can be switched to fixed statistics; `gluon_sr.style_tiling`
+normalised differently. `StatNorm` can be switched to fixed statistics; gluon_sr.infer.stylize
 gathers the whole-image statistics tile by tile and then renders the tiles exactly.
 """
 from dataclasses import dataclass
