@@ -11,6 +11,8 @@ from gluon_sr.train import launch
 from gluon_sr.train.run import resolve_config, train
 from gluon_sr.utils.errors import GluonSRError
 
+pytestmark = pytest.mark.slow
+
 
 def train_command(shards, tmp_path, steps, *extra):
     return [sys.executable, os.path.join(REPO, "train.py"), "--shards", shards, "--name", "d",

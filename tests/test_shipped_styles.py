@@ -26,6 +26,7 @@ def test_at_least_four_styles_are_shipped_with_held_out_losses():
         assert meta["training"]["steps"] > 0 and meta["style"]["style_image_sha256"], name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", STYLES)
 def test_shipped_style_network_moves_a_held_out_photo_towards_its_painting(name, vgg_file):
     from gluon_sr.archs.vgg import load_loss_vgg
