@@ -7,11 +7,12 @@
     python infer.py a.png b.jpg photos/ -o out/ --model sr_x4
 """
 import argparse
+import os
 import sys
 import time
 
 import gluon_sr  # noqa: F401  (sets OpenMP threads before MXNet loads)
-from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
+from gluon_sr.utils.errors import ArgumentParser, GluonSRError, one_line, run_cli
 
 # The options of each mode; one given where it does not apply is an error that names it.
 MODES = {
@@ -23,7 +24,8 @@ MODES = {
                                              "content_weight", "style_weight", "tv_weight",
                                              "vgg", "size", "preserve_color", "strength"}),
 }
-COMMON = {"inputs", "output", "gpu"}
+COMMON = {"inputs", "output", "gpu", "max_pixels"}
+MAX_INPUT_PIXELS = 100_000_000
 
 
 def _int_at_least(low):
@@ -72,6 +74,9 @@ def build_parser():
                    help="average the outputs for the 8 flips/rotations of the input "
                    "(EDSR+; 8x the time, +0.1-0.2 dB PSNR)")
     p.add_argument("--gpu", type=_int_at_least(0), default=None, help="GPU id (default: CPU)")
+    p.add_argument("--max-pixels", type=_int_at_least(1), default=MAX_INPUT_PIXELS,
+                   help="refuse larger inputs, from the file header, before decoding "
+                   "(default 100 MP)")
     p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
                    help="bf16 or int8 (oneDNN) inference on the CPU; docs/deployment.md gives "
                    "the speed and PSNR of each")
@@ -160,6 +165,7 @@ def make_processor(args, mode):
 
 def main(argv=None):
     from gluon_sr.infer.outputs import expand_inputs, output_path, prepare_output_folder
+    from gluon_sr.infer.tiling import MAX_OUTPUT_PIXELS
     from gluon_sr.utils.imageio import IMAGE_SUFFIXES, read_image, write_image
 
     args, mode = parse_args(argv)
@@ -173,30 +179,41 @@ def main(argv=None):
     # A stylised grayscale photo takes the painting's colours; keep them.
     keep_gray = mode == "upscale" or args.preserve_color
 
-    failures = []
+    def check_size(w, h):
+        ow, oh = process.output_size(w, h)
+        if ow * oh > MAX_OUTPUT_PIXELS:
+            raise GluonSRError(f"output would be {ow}x{oh} ({ow * oh / 1e6:.0f} MP; limit "
+                               f"{MAX_OUTPUT_PIXELS / 1e6:.0f} MP)")
+
+    failures, written = [], {}
     for src, root in jobs:
         try:
-            image = read_image(src)
+            image = read_image(src, max_pixels=args.max_pixels, check_size=check_size)
             if min(image.size) < 4:
                 raise GluonSRError(f"{src}: image too small ({image.size[0]}x{image.size[1]}); "
                                    "need at least 4x4")
             dst = output_path(src, root, args.output, process.suffix, single)
+            if os.path.abspath(dst) in written:
+                raise GluonSRError(f"{src}: its result {dst} would replace that of "
+                                   f"{written[os.path.abspath(dst)]}; give the files "
+                                   "different names or separate -o folders")
             prepare_output_folder(dst, made_by_us=root is not None or dst != args.output)
             start = time.perf_counter()
             rgb, alpha = process(image)
             seconds = time.perf_counter() - start
             write_image(dst, rgb, alpha, bit_depth=image.bit_depth, gray=image.gray and keep_gray)
+            written[os.path.abspath(dst)] = src
         except GluonSRError as e:
             if single:
                 raise
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {one_line(e)}", file=sys.stderr)
             failures.append(src)
             continue
         mp = rgb.shape[0] * rgb.shape[1] / 1e6
         print(f"{src} -> {dst}  {image.size[0]}x{image.size[1]} -> {rgb.shape[1]}x{rgb.shape[0]}"
               f"  {seconds:.2f} s  {mp / seconds:.2f} MP/s")
     if failures:
-        print(f"{len(failures)} of {len(jobs)} image(s) failed: {', '.join(failures)}",
+        print(one_line(f"{len(failures)} of {len(jobs)} image(s) failed: {', '.join(failures)}"),
               file=sys.stderr)
         return 2
     return 0

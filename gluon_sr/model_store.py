@@ -1,20 +1,27 @@
-"""Saving and loading trained networks as `NAME.params` + `NAME.json` (the JSON rebuilds the net)."""
+"""Saving and loading trained networks as `NAME.params` + `NAME.json` (the JSON rebuilds the net).
+
+The JSON records the sha256 of the params file; loading verifies it, so a damaged or swapped
+params file is refused by name instead of running with wrong weights.
+"""
 import json
 import os
 
 from gluon_sr.archs import get_model, model_spec
 from gluon_sr.utils.errors import GluonSRError, describe
-from gluon_sr.utils.fileio import atomic_path, atomic_write_json
+from gluon_sr.utils.fileio import (atomic_path, atomic_write_json, output_folder, sha256_file,
+                                   writing)
 from gluon_sr.utils.paths import PARAMS_DIR, TRAINED_DIR
 
 
 def save_model(net, out_dir, name, meta):
     """Write NAME.params and NAME.json (model spec + `meta`) atomically. Returns the JSON path."""
-    os.makedirs(out_dir, exist_ok=True)
+    output_folder(out_dir)
     params_path = os.path.join(out_dir, name + ".params")
-    with atomic_path(params_path, ".params") as tmp:
+    with writing(params_path), atomic_path(params_path, ".params") as tmp:
         net.save_parameters(tmp)
-    record = {**model_spec(net), **meta, "params_file": name + ".params"}
+        digest = sha256_file(tmp)
+    record = {**model_spec(net), **meta, "params_file": name + ".params",
+              "params_sha256": digest}
     json_path = os.path.join(out_dir, name + ".json")
     atomic_write_json(json_path, record)
     return json_path
@@ -73,6 +80,10 @@ def load_model(name_or_path, ctx=None, params_dir=PARAMS_DIR):
         arch, config = meta["arch"], meta["config"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise GluonSRError(f"{json_path}: not a gluon-sr model description ({e})")
+    expected = meta.get("params_sha256")
+    if expected is not None and sha256_file(params_path) != expected:
+        raise GluonSRError(f"{params_path}: damaged (sha256 differs from the one recorded in "
+                           f"{os.path.basename(json_path)})")
     try:
         net = get_model(arch, **config)
     except (TypeError, ValueError) as e:

@@ -17,7 +17,8 @@ import numpy as np
 
 from gluon_sr.data.degrade import RESIZERS, downscale, random_crops
 from gluon_sr.utils.errors import GluonSRError, describe
-from gluon_sr.utils.fileio import atomic_nd_save, atomic_write_json, read_json_if_exists, sha256_file
+from gluon_sr.utils.fileio import (atomic_nd_save, atomic_write_json, output_folder,
+                                   read_json_if_exists, sha256_file)
 from gluon_sr.utils.imageio import list_images
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def _header_check(path, min_side):
         return False, "not an image"
     except OSError as e:
         return False, f"unreadable ({e})"
+    except Exception as e:  # Pillow's plug-ins raise ValueError etc. on malformed headers
+        return False, f"cannot decode ({type(e).__name__}: {e})"
     if min(w, h) < min_side:
         return False, f"too small ({w}x{h} < crop {min_side})"
     return True, ""
@@ -146,7 +149,7 @@ def build_shards(sources, out_dir, recipe, workers=1, vgg_weights=None, progress
     from tqdm import tqdm
 
     recipe.validate()
-    os.makedirs(out_dir, exist_ok=True)
+    output_folder(out_dir)
     vgg = None
     if recipe.vgg_layer:
         from gluon_sr.archs.vgg import load_loss_vgg

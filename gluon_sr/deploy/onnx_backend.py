@@ -33,6 +33,18 @@ def resolve_onnx(name_or_path, export_dir=None):
     return path
 
 
+def parse_description(text, path):
+    """The model description an export keeps in its ONNX metadata, checked."""
+    try:
+        meta = json.loads(text)
+        dict(meta["config"])
+        int(meta["receptive_radius"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise GluonSRError(f"{path}: corrupt gluon-sr description in the ONNX metadata "
+                           f"({type(e).__name__}: {e})")
+    return meta
+
+
 class OnnxModel:
     """An exported gluon-sr network in an ONNX Runtime session (CPU)."""
 
@@ -54,7 +66,7 @@ class OnnxModel:
         if described is None:
             raise GluonSRError(f"{path}: has no gluon-sr description; export it with "
                                "python -m gluon_sr.deploy.export")
-        self.meta = json.loads(described)
+        self.meta = parse_description(described, path)
         self.config = SimpleNamespace(**self.meta["config"])
         self.path = path
         self._input = self.session.get_inputs()[0].name

@@ -12,7 +12,7 @@ import numpy as np
 from gluon_sr.archs.vgg import load_loss_vgg
 from gluon_sr.losses import (CONTENT_LAYER, STYLE_LAYERS, STYLE_WEIGHT, feature_loss,
                              gram_matrix, style_loss, tv_loss)
-from gluon_sr.infer.stylize import finish, working_alpha, working_copy
+from gluon_sr.infer.stylize import finish, working_alpha, working_copy, working_size
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.imageio import read_image
 
@@ -129,6 +129,9 @@ class GatysStylizer:
         self.iters, self.optimizer, self.size = iters, optimizer, size
         self.preserve_color, self.strength = preserve_color, strength
         self.suffix = os.path.splitext(os.path.basename(style_image))[0] + "_gatys"
+
+    def output_size(self, width, height):
+        return working_size(width, height, self.size)
 
     def __call__(self, image):
         """Stylise a LoadedImage. Returns (rgb, alpha) at the working resolution."""

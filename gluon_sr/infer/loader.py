@@ -29,8 +29,11 @@ def inference_defaults(meta):
     histogram-matching post-process by default; a sidecar's "inference" entry overrides that.
     """
     trained_perceptual = (meta.get("task", "sr") == "sr"
-                          and meta.get("training", {}).get("feat_weight", 0) > 0)
-    return {"hist_match": bool(meta.get("inference", {}).get("hist_match", trained_perceptual))}
+                          and float(meta.get("training", {}).get("feat_weight", 0)) > 0)
+    hist_match = meta.get("inference", {}).get("hist_match", trained_perceptual)
+    if not isinstance(hist_match, bool):
+        raise ValueError(f"inference.hist_match is {hist_match!r}, not true or false")
+    return {"hist_match": hist_match}
 
 
 class InferenceModel:
@@ -40,12 +43,17 @@ class InferenceModel:
                  reload_gluon=None):
         self.name, self.meta = name, meta
         self.backend, self.precision = backend, precision
-        self.task = meta.get("task", "sr")
-        self.config = SimpleNamespace(**meta.get("config", {}))
-        self.scale = int(meta["config"].get("scale", 1)) if self.task == "sr" else 1
+        try:
+            self.task = meta.get("task", "sr")
+            self.config = SimpleNamespace(**meta.get("config", {}))
+            self.scale = int(meta["config"].get("scale", 1)) if self.task == "sr" else 1
+            self.defaults = inference_defaults(meta)
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise GluonSRError(f"{name}: corrupt model description ({type(e).__name__}: {e})")
+        if self.task not in ("sr", "style"):
+            raise GluonSRError(f"{name}: corrupt model description (unknown task {self.task!r})")
         self.receptive_radius = receptive_radius
         self.align = align
-        self.defaults = inference_defaults(meta)
         self._run = run
         self._reload_gluon = reload_gluon
         self._gluon = None

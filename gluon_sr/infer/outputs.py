@@ -6,11 +6,10 @@ from gluon_sr.utils.imageio import IMAGE_SUFFIXES, list_images
 
 
 def expand_inputs(inputs):
-    """[(image path, folder it was found in or None)], folders searched recursively."""
+    """[(image path, folder it was found in or None)], folders searched recursively. A path
+    that does not exist stays in the list: reading it fails for that file alone."""
     found = []
     for item in inputs:
-        if not os.path.exists(item):
-            raise GluonSRError(f"{item}: no such file or folder")
         if os.path.isdir(item):
             found.extend((path, item) for path in list_images([item]))
         else:

@@ -35,6 +35,9 @@ class Stylizer:
         self.preserve_color, self.strength = preserve_color, strength
         self.suffix = _base_name(self.model.name)
 
+    def output_size(self, width, height):
+        return working_size(width, height, self.size)
+
     def __call__(self, image):
         """Stylise a LoadedImage. Returns (rgb, alpha) at the working resolution."""
         content = working_copy(image.rgb, self.size)
@@ -146,15 +149,22 @@ def blend(stylised, content, strength):
     return (strength * stylised + (1 - strength) * content).astype(np.float32)
 
 
+def working_size(width, height, size):
+    """(width, height) scaled so that the longer side is `size` (0 = unchanged)."""
+    if not size or max(width, height) == size:
+        return width, height
+    scale = size / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def working_copy(rgb, size):
     """The image resized so that its longer side is `size` (0 = unchanged)."""
     from PIL import Image
 
-    if not size or max(rgb.shape[:2]) == size:
-        return rgb
     h, w = rgb.shape[:2]
-    scale = size / max(h, w)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    new = working_size(w, h, size)
+    if new == (w, h):
+        return rgb
     chans = [np.asarray(Image.fromarray(rgb[..., c].astype(np.float32), mode="F")
                         .resize(new, Image.BICUBIC)) for c in range(rgb.shape[2])]
     return np.clip(np.stack(chans, axis=-1), 0, 1).astype(np.float32)

@@ -22,6 +22,9 @@ class Upscaler:
         self.self_ensemble = self_ensemble
         self.suffix = f"x{self.scale}"
 
+    def output_size(self, width, height):
+        return width * self.scale, height * self.scale
+
     def __call__(self, image):
         """Upscale a LoadedImage. Returns (rgb, alpha)."""
         from gluon_sr.utils.color import match_histograms

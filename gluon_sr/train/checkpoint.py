@@ -1,24 +1,36 @@
 """Training checkpoints: params, trainer (optimizer) states and progress, written atomically.
 
-Files are named by step; `latest.json`, replaced last, names the complete set. A crash while
-writing leaves the previous checkpoint in force, never a half-written one.
+Files are named by step; `latest.json`, replaced last, names the complete set and holds the
+sha256 of both files. A crash while writing leaves the previous checkpoint in force, never a
+half-written one. On resume both files are verified against their hashes before anything is
+read, so a damaged (or swapped) `.states` file is never unpickled: MXNet's
+`Trainer.load_states` unpickles it. Only finite parameters are ever checkpointed.
 """
 import os
 
+import numpy as np
+
 from gluon_sr.utils.errors import GluonSRError, describe
-from gluon_sr.utils.fileio import atomic_path, atomic_write_json, read_json_if_exists
+from gluon_sr.utils.fileio import atomic_path, atomic_write_json, read_json_if_exists, sha256_file
 
 LATEST = "latest.json"
+
+
+def parameters_are_finite(net):
+    return all(np.isfinite(p.data().asnumpy()).all() for p in net.collect_params().values())
 
 
 def save_checkpoint(run_dir, step, net, trainer, state, keep=2):
     os.makedirs(run_dir, exist_ok=True)
     stem = f"ckpt-{step:07d}"
-    with atomic_path(os.path.join(run_dir, stem + ".params"), ".params") as tmp:
-        net.save_parameters(tmp)
-    with atomic_path(os.path.join(run_dir, stem + ".states"), ".states") as tmp:
-        trainer.save_states(tmp)
-    atomic_write_json(os.path.join(run_dir, LATEST), {"step": step, "stem": stem, **state})
+    files = {}
+    for suffix, write in ((".params", net.save_parameters), (".states", trainer.save_states)):
+        path = os.path.join(run_dir, stem + suffix)
+        with atomic_path(path, suffix) as tmp:
+            write(tmp)
+            files[suffix] = sha256_file(tmp)
+    atomic_write_json(os.path.join(run_dir, LATEST),
+                      {"step": step, "stem": stem, "sha256": files, **state})
     stems = sorted(f[:-7] for f in os.listdir(run_dir) if f.startswith("ckpt-") and f.endswith(".params"))
     for old in stems[:-keep]:
         for suffix in (".params", ".states"):
@@ -33,11 +45,22 @@ def read_latest(run_dir):
 
 
 def restore_checkpoint(run_dir, state, net, trainer, ctx):
-    """Load the params and trainer states that `state` (from read_latest) names."""
+    """Load the params and trainer states that `state` (from read_latest) names, after
+    checking both files against the hashes recorded with them."""
     try:
         stem = os.path.join(run_dir, state["stem"])
+        hashes = state["sha256"]
+    except (KeyError, TypeError):
+        raise GluonSRError(f"{run_dir}/{LATEST}: names no verifiable checkpoint; cannot resume")
+    for suffix in (".params", ".states"):
+        path = stem + suffix
+        if not os.path.exists(path):
+            raise GluonSRError(f"{path}: checkpoint file missing; cannot resume")
+        if sha256_file(path) != hashes.get(suffix):
+            raise GluonSRError(f"{path}: checkpoint file damaged (sha256 differs from "
+                               f"{LATEST}); cannot resume")
+    try:
         net.load_parameters(stem + ".params", ctx=ctx)
         trainer.load_states(stem + ".states")
-    except Exception as e:  # missing or mismatched files; MXNet raises assorted types
-        detail = describe(e)
-        raise GluonSRError(f"{run_dir}: cannot resume from checkpoint ({detail})")
+    except Exception as e:  # mismatched files; MXNet raises assorted types
+        raise GluonSRError(f"{run_dir}: cannot resume from checkpoint ({describe(e)})")

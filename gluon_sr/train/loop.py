@@ -17,9 +17,11 @@ from gluon_sr.deploy.export import export_gluon
 from gluon_sr.model_store import load_model, resolve, save_model
 from gluon_sr.train import checkpoint as ckpt
 from gluon_sr.train.distributed import parameter_checksum, settle_initial_weights
-from gluon_sr.train.plotting import plot_training_curves
+from gluon_sr.train.lock import RunLock
+from gluon_sr.train.plotting import plot_training_curves, read_log
 from gluon_sr.train.schedule import make_schedule
 from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.fileio import atomic_path, output_folder
 from gluon_sr.utils.logs import RankLogger
 
 logger = logging.getLogger(__name__)
@@ -27,12 +29,22 @@ logger = logging.getLogger(__name__)
 
 def run_training(cfg, task, ctx, command="", kvstore=None, rank=0, num_workers=1):
     """Train `task.net` as `cfg` says. Returns the path of the model JSON (None on the
-    workers of a distributed run other than rank 0, which alone writes files).
+    workers of a distributed run other than rank 0, which alone writes files and holds the
+    run folder's lock).
 
     In a distributed run each worker trains on its share of every global batch (batch_size /
     num_workers samples); gradients are summed over workers and devices through the kvstore
     and every worker applies the same update, so parameters stay identical.
     """
+    run_dir = cfg.run_path()
+    if rank:
+        return _train(cfg, task, ctx, command, kvstore, rank, num_workers)
+    output_folder(run_dir)
+    with RunLock(run_dir, cfg.name):
+        return _train(cfg, task, ctx, command, kvstore, rank, num_workers)
+
+
+def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
     import mxnet as mx
     from mxnet import autograd, gluon
     from tqdm import tqdm
@@ -45,8 +57,6 @@ def run_training(cfg, task, ctx, command="", kvstore=None, rank=0, num_workers=1
     chief = rank == 0
     local_batch = cfg.batch_size // num_workers
     run_dir = cfg.run_path()
-    if chief:
-        os.makedirs(run_dir, exist_ok=True)
     net = task.net
     # Uniform(+-1/sqrt(fan_in)), PyTorch's default scale. He init (magnitude 2) doubles the
     # activation variance in every block of a norm-free residual body: a 16-block EDSR then
@@ -94,6 +104,11 @@ def run_training(cfg, task, ctx, command="", kvstore=None, rank=0, num_workers=1
     def write_checkpoint(step):
         if not chief:
             return
+        if not ckpt.parameters_are_finite(net):
+            latest = ckpt.read_latest(run_dir)
+            raise GluonSRError(f"the parameters became NaN or infinite by step {step}; lower "
+                               "--lr (the last checkpoint, " + (f"step {latest['step']}, is "
+                               "intact" if latest else "none, was not replaced") + ")")
         ckpt.save_checkpoint(run_dir, step, net, trainer,
                              {"spec": spec, "data": task.data_hash,
                               "elapsed_s": elapsed_before + time.time() - t_start})
@@ -139,7 +154,7 @@ def run_training(cfg, task, ctx, command="", kvstore=None, rank=0, num_workers=1
                     record[key] = float(value.asscalar()) / interval_samples
                 record["loss"] = sum(record[k] for k in sums)
                 if not np.isfinite(record["loss"]):
-                    raise GluonSRError(f"loss became {record['loss']} at step {step}; "
+                    raise GluonSRError(f"loss became {record['loss']} by step {step}; "
                                        "lower --lr (the last checkpoint is intact)")
                 write_log(record)
                 bar.set_postfix(loss=f"{record['loss']:.4g}", sps=f"{samples_per_s:.1f}")
@@ -204,10 +219,12 @@ def _load_initial_weights(net, name_or_path, out_dir, ctx):
 
 
 def _truncate_log(log_path, step):
-    """Drop log records past `step` (written after the checkpoint we resume from)."""
+    """Drop log records past `step` (written after the checkpoint we resume from), and a last
+    line torn by a kill in mid-write; rewritten atomically."""
     if not os.path.exists(log_path):
         return
-    with open(log_path) as f:
-        keep = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
-    with open(log_path, "w") as f:
-        f.writelines(keep)
+    keep = [json.dumps(record) + "\n" for record in read_log(log_path)
+            if record.get("step", 0) <= step]
+    with atomic_path(log_path, ".jsonl") as tmp:
+        with open(tmp, "w") as f:
+            f.writelines(keep)

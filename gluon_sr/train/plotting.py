@@ -10,8 +10,16 @@ from gluon_sr.utils.fileio import atomic_path  # noqa: E402
 
 
 def read_log(path):
+    """The records of a JSONL log. A line that does not parse (the last one, torn by a kill
+    in mid-write) is left out."""
+    records = []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records
 
 
 def plot_training_curves(log_path, png_path, title=""):

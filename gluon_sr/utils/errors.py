@@ -19,7 +19,7 @@ def run_cli(main):
     try:
         code = main()
     except GluonSRError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -27,10 +27,15 @@ def run_cli(main):
     except Exception as e:  # noqa: BLE001 - last resort, so that users never see a traceback
         if os.environ.get("GLUON_SR_DEBUG"):
             raise
-        print(f"internal error: {type(e).__name__}: {e} (set GLUON_SR_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(f"internal error: {type(e).__name__}: {one_line(e)} (set GLUON_SR_DEBUG=1 for "
+              "details)", file=sys.stderr)
         sys.exit(1)
     sys.exit(code or 0)
+
+
+def one_line(message):
+    """A message as one line: line breaks (in a file name, say) are shown escaped."""
+    return str(message).replace("\r", "\\r").replace("\n", "\\n")
 
 
 def describe(exc, limit=160):

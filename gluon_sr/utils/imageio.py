@@ -4,12 +4,13 @@ Everything inside gluon-sr works on HxWx3 float32 RGB in 0..1; this module is th
 that knows about file formats. Every failure is a GluonSRError naming the file.
 """
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.fileio import atomic_path
@@ -32,8 +33,15 @@ class LoadedImage:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def _open_pil(path):
+def _open_pil(path, max_pixels=MAX_INPUT_PIXELS, check_size=None):
+    """Open `path` reading only its header; refuse it by its size before any decoding."""
+    # gluoncv.data sets this Pillow-wide flag when imported (the training schedule imports
+    # gluoncv), after which truncated files and oversized text chunks pass silently.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
+        if os.path.exists(path) and not os.path.isdir(path) and \
+                not stat.S_ISREG(os.stat(path).st_mode):
+            raise GluonSRError(f"{path}: not a regular file")    # a FIFO would block reading
         im = Image.open(path)
     except FileNotFoundError:
         raise GluonSRError(f"{path}: no such file")
@@ -47,10 +55,19 @@ def _open_pil(path):
         raise GluonSRError(f"{path}: not an image file (or a format Pillow cannot read)")
     except OSError as e:
         raise GluonSRError(f"{path}: cannot open ({e})")
+    except GluonSRError:
+        raise
+    except Exception as e:  # Pillow's plug-ins raise ValueError etc. on malformed headers
+        raise GluonSRError(f"{path}: cannot decode image ({type(e).__name__}: {e})")
     w, h = im.size
-    if w * h > MAX_INPUT_PIXELS:
+    if w * h > max_pixels:
         raise GluonSRError(f"{path}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; "
-                           f"limit {MAX_INPUT_PIXELS / 1e6:.0f} MP)")
+                           f"limit {max_pixels / 1e6:.0f} MP, --max-pixels to change)")
+    if check_size is not None:
+        try:
+            check_size(w, h)
+        except GluonSRError as e:
+            raise GluonSRError(f"{path}: {e}")
     return im
 
 
@@ -75,9 +92,13 @@ def _png_is_16bit(path, file_format):
     return len(header) == 25 and header[24] == 16
 
 
-def read_image(path):
-    """Load an image file as a LoadedImage (see module docstring for what is supported)."""
-    im = _open_pil(path)
+def read_image(path, max_pixels=MAX_INPUT_PIXELS, check_size=None):
+    """Load an image file as a LoadedImage (see module docstring for what is supported).
+
+    Images over `max_pixels` are refused from their header, before decoding; `check_size(w, h)`
+    may refuse others the same way (raising GluonSRError).
+    """
+    im = _open_pil(path, max_pixels, check_size)
     file_format = im.format
     try:
         with warnings.catch_warnings():
@@ -101,7 +122,10 @@ def read_image(path):
     gray = im.mode in ("1", "L", "LA", "I", "I;16", "F")
     if im.mode in ("I", "I;16", "F"):
         arr = np.asarray(im, dtype=np.float32)
-        arr = arr / (65535.0 if arr.max() > 255 else 255.0)
+        top = float(arr.max()) if arr.size else 0.0
+        # Float images (mode F) usually hold 0..1 already; integer ones 0..255 or 0..65535.
+        full_scale = 1.0 if im.mode == "F" and top <= 1.0 else 65535.0 if top > 255 else 255.0
+        arr = np.clip(arr / full_scale, 0.0, 1.0)
         return LoadedImage(np.repeat(arr[..., None], 3, axis=2), None, 8, True)
     rgba = np.asarray(im.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
     alpha = rgba[..., 3].copy() if has_alpha else None
