@@ -80,6 +80,8 @@ def build_parser():
     g.add_argument("--val-dir", help="folder of held-out images for validation")
     g.add_argument("--val-every", type=int)
     g.add_argument("--val-images", type=int)
+    g.add_argument("--val-include", metavar="GLOB",
+                   help="SR: only the files of --val-dir whose name matches")
     g.add_argument("--checkpoint-every", type=int)
     g.add_argument("--log-every", type=int)
     g.add_argument("--run-dir", help="checkpoints, logs, curves (default runs/NAME)")

@@ -1,7 +1,10 @@
-"""Build training shards: random HR crops -> Gaussian blur -> bicubic downsample.
+"""Build training shards: random HR crops -> Gaussian blur -> bicubic downsample [-> JPEG].
 
     python data_prep/build.py --src PHOTOS/ --out shards/ --scale 4
+    python data_prep/build.py --src ../shared/data/anime --out shards/anime_x2_noise1 \
+        --scale 2 --crop 96 --blur 0 --hr-scale 0.75 --jpeg 65-85 --exclude 'Anime_1[01]*'
 """
+import argparse
 import os
 import sys
 
@@ -10,6 +13,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import gluon_sr  # noqa: E402,F401  (sets OpenMP threads before MXNet loads)
 from gluon_sr.utils.errors import ArgumentParser, run_cli  # noqa: E402
 from gluon_sr.utils.runtime import physical_core_count  # noqa: E402
+
+
+def quality_band(text):
+    low, sep, high = text.partition("-")
+    try:
+        band = [int(low), int(high if sep else low)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW-HIGH like 65-85, got {text!r}")
+    return band
 
 
 def parse_args(argv=None):
@@ -25,6 +37,12 @@ def parse_args(argv=None):
                         "bicubic benchmark degradation)")
     p.add_argument("--resize", choices=("matlab", "pil"), default="matlab",
                    help="bicubic implementation (matlab = the SR benchmark standard)")
+    p.add_argument("--hr-scale", type=float, default=1.0,
+                   help="shrink each source image by this factor before cropping (e.g. 0.75 "
+                        "for JPEG sources, so their compression noise does not become target)")
+    p.add_argument("--jpeg", type=quality_band, default=None, metavar="LOW-HIGH",
+                   help="save each LR crop as a JPEG of a quality drawn from LOW-HIGH "
+                        "(e.g. 65-85, waifu2x's noise level 1) and train on what comes back")
     p.add_argument("--shard-size", type=int, default=1000, help="samples per shard")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vgg-targets", metavar="LAYER", default=None,
@@ -47,7 +65,8 @@ def main(argv=None):
     recipe = Recipe(scale=args.scale, crop=args.crop or default_crop(args.scale),
                     crops_per_image=args.crops_per_image, blur_sigma=args.blur,
                     resize=args.resize, shard_size=args.shard_size, seed=args.seed,
-                    vgg_layer=args.vgg_targets)
+                    vgg_layer=args.vgg_targets, hr_scale=args.hr_scale,
+                    jpeg_quality=args.jpeg)
     manifest = build_shards(args.src, args.out, recipe, workers=max(1, args.workers),
                             vgg_weights=args.vgg, progress=not args.quiet,
                             exclude=args.exclude)

@@ -2,7 +2,11 @@
 
 Seed 002's recipe: random HR crop -> Gaussian blur -> bicubic downsample by the scale factor.
 With blur sigma 0 and MATLAB bicubic this is the standard "BI" degradation of SR benchmarks.
+Optionally the LR is then saved and decoded as a JPEG (illustrations reach users as JPEGs;
+waifu2x trains one model per band of JPEG quality).
 """
+import io
+
 import numpy as np
 from PIL import Image
 
@@ -49,6 +53,23 @@ def downscale(hr, scale, sigma=0.0, resize="matlab"):
     else:
         raise ValueError(f"unknown resize {resize!r}; expected one of {RESIZERS}")
     return np.clip(np.round(lr), 0, 255).astype(np.uint8)
+
+
+def jpeg_roundtrip(img, quality):
+    """An HxWx3 uint8 image as it comes back from a JPEG file of `quality` (4:2:0 chroma, as
+    most encoders write)."""
+    buffer = io.BytesIO()
+    Image.fromarray(img).save(buffer, format="JPEG", quality=int(quality), subsampling=2)
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def shrink(img, factor):
+    """An HxWx3 uint8 image resized by `factor` <= 1 (antialiased MATLAB bicubic)."""
+    if factor == 1:
+        return img
+    out = imresize(img.astype(np.float64), factor)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 def mod_crop(img, scale):

@@ -6,6 +6,7 @@ sha256, and every skipped source file with the reason. Builds are deterministic 
 `seed` and source folder, and resumable: shards whose checksum matches are kept.
 """
 import fnmatch
+import math
 import logging
 import multiprocessing
 import os
@@ -15,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from gluon_sr.data.degrade import RESIZERS, downscale, random_crops
+from gluon_sr.data.degrade import RESIZERS, downscale, jpeg_roundtrip, random_crops, shrink
 from gluon_sr.utils.errors import GluonSRError, describe
 from gluon_sr.utils.fileio import (atomic_nd_save, atomic_write_json, output_folder,
                                    read_json_if_exists, sha256_file)
@@ -37,6 +38,8 @@ class Recipe:
     seed: int = 0
     vgg_layer: Optional[str] = None   # store the HR crops' VGG features at this tap
     vgg_convention: Optional[str] = None
+    hr_scale: float = 1.0             # shrink each source by this first (hides its own JPEG noise)
+    jpeg_quality: Optional[list] = None   # [low, high]: LR saved as JPEG of a quality in the band
 
     def validate(self):
         if self.scale not in (2, 3, 4, 8):
@@ -51,6 +54,12 @@ class Recipe:
             raise GluonSRError("--blur must be >= 0")
         if self.resize not in RESIZERS:
             raise GluonSRError(f"--resize must be one of {RESIZERS}")
+        if not 0 < self.hr_scale <= 1:
+            raise GluonSRError(f"--hr-scale must be in (0, 1], got {self.hr_scale}")
+        if self.jpeg_quality is not None:
+            low, high = self.jpeg_quality
+            if not 1 <= low <= high <= 100:
+                raise GluonSRError(f"--jpeg {low}-{high}: qualities must be 1-100, low first")
 
 
 def default_crop(scale):
@@ -97,7 +106,7 @@ def plan(sources, recipe, exclude=()):
         raise GluonSRError(f"no images found in {', '.join(sources)}")
     usable, skipped = [], []
     for path, rel in files:
-        ok, reason = _header_check(path, recipe.crop)
+        ok, reason = _header_check(path, math.ceil(recipe.crop / recipe.hr_scale))
         if ok:
             usable.append((path, rel))
         else:
@@ -116,14 +125,19 @@ def make_pairs(job):
     path, rel, recipe_dict = job
     recipe = Recipe(**recipe_dict)
     try:
-        img = to_uint8(read_image(path).rgb)
+        img = shrink(to_uint8(read_image(path).rgb), recipe.hr_scale)
     except GluonSRError as e:
         return rel, None, str(e).split(": ", 1)[-1]
+    if min(img.shape[:2]) < recipe.crop:
+        return rel, None, f"too small after --hr-scale ({img.shape[1]}x{img.shape[0]})"
     # Seeded by the file's relative path, so adding files does not change other files' crops.
     rng = np.random.default_rng([recipe.seed, zlib.crc32(rel.encode())])
     pairs = []
     for hr in random_crops(img, recipe.crop, recipe.crops_per_image, rng):
         lr = downscale(hr, recipe.scale, recipe.blur_sigma, recipe.resize)
+        if recipe.jpeg_quality:
+            lr = jpeg_roundtrip(lr, rng.integers(recipe.jpeg_quality[0],
+                                                 recipe.jpeg_quality[1] + 1))
         pairs.append((lr, np.ascontiguousarray(hr)))
     return rel, pairs, ""
 

@@ -3,13 +3,15 @@
 SR loss = w_feat * sum of l_feat over the VGG taps + w_pix * l_pixel + w_tv * l_TV, each per
 sample. Validation: Y-PSNR against bicubic on held-out photos degraded like the shards.
 """
+import fnmatch
 import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from gluon_sr.archs import get_model
-from gluon_sr.data.degrade import downscale, mod_crop
+from gluon_sr.data.degrade import downscale, jpeg_roundtrip, mod_crop, shrink
 from gluon_sr.data.shard_dataset import ShardDataset, epoch_batches
 from gluon_sr.data.shards import manifest_hash
 from gluon_sr.evaluation.metrics import psnr_y
@@ -38,6 +40,7 @@ class SROptions:
     vgg: str = ""
     val_dir: str = ""
     val_images: int = 10
+    val_include: str = ""               # glob on the file names in val_dir
 
     def validate(self):
         if not self.shards:
@@ -78,23 +81,30 @@ class SRLoss:
 
 
 class SRValidator:
-    """Prepares LR/HR pairs once (with the training recipe's degradation) and scores a net."""
+    """Prepares LR/HR pairs once (with the training recipe's degradation) and scores a net.
 
-    def __init__(self, folder, scale, blur_sigma=0.0, resize="matlab", max_images=10,
-                 max_side=256):
-        paths = list_images([folder])[:max_images]
+    `include`: a glob on the file names in `folder` (e.g. the held-out images of a folder the
+    shards were built from with --exclude). A JPEG band is applied at its middle quality."""
+
+    def __init__(self, folder, recipe, max_images=10, max_side=256, include=""):
+        paths = [p for p in list_images([folder])
+                 if not include or fnmatch.fnmatch(os.path.relpath(p, folder), include)]
+        paths = paths[:max_images]
         if not paths:
             raise GluonSRError(f"{folder}: no validation images found")
-        self.scale = scale
+        self.scale = scale = recipe["scale"]
+        jpeg = recipe.get("jpeg_quality")
         self.pairs = []
         for path in paths:
-            hr = to_uint8(read_image(path).rgb)
+            hr = shrink(to_uint8(read_image(path).rgb), recipe.get("hr_scale", 1.0))
             h, w = hr.shape[:2]
             # A centre crop keeps validation cheap on a CPU.
             ch, cw = min(h, max_side), min(w, max_side)
             top, left = (h - ch) // 2, (w - cw) // 2
             hr = mod_crop(hr[top:top + ch, left:left + cw], scale)
-            lr = downscale(hr, scale, blur_sigma, resize)
+            lr = downscale(hr, scale, recipe["blur_sigma"], recipe["resize"])
+            if jpeg:
+                lr = jpeg_roundtrip(lr, (jpeg[0] + jpeg[1]) // 2)
             self.pairs.append((lr.astype(np.float32) / 255.0, hr.astype(np.float32) / 255.0))
         self.bicubic_psnr = float(np.mean([
             psnr_y(np.clip(imresize(lr.astype(np.float64), scale), 0, 1), hr, scale)
@@ -154,8 +164,8 @@ class SRTask:
         self.data_hash = manifest_hash(o.shards)
         self.validator = None
         if o.val_dir:
-            self.validator = SRValidator(o.val_dir, scale, recipe["blur_sigma"],
-                                         recipe["resize"], max_images=o.val_images)
+            self.validator = SRValidator(o.val_dir, recipe, max_images=o.val_images,
+                                         include=o.val_include)
         self.last_val = None
 
     def batches(self, start_step, batch_size, part=0, num_parts=1):
