@@ -17,7 +17,7 @@ from gluon_sr.utils.errors import ArgumentParser, GluonSRError, one_line, run_cl
 # The options of each mode; one given where it does not apply is an error that names it.
 MODES = {
     "upscale": ("upscaling", {"model", "tile", "hist_match", "self_ensemble", "precision",
-                              "backend"}),
+                              "backend", "denoise"}),
     "style": ("stylising with --style", {"style", "tile", "precision", "backend", "size",
                                          "preserve_color", "strength"}),
     "gatys": ("optimising with --optimize", {"optimize", "style_image", "iters", "optimizer",
@@ -73,6 +73,9 @@ def build_parser():
     p.add_argument("--self-ensemble", action="store_true",
                    help="average the outputs for the 8 flips/rotations of the input "
                    "(EDSR+; 8x the time, +0.1-0.2 dB PSNR)")
+    p.add_argument("--denoise", choices=("auto", "0", "1"), default=None,
+                   help="with an anime model (sr_x2_anime): the model of its family for the "
+                   "input's JPEG noise; auto reads the JPEG quality of each input")
     p.add_argument("--gpu", type=_int_at_least(0), default=None, help="GPU id (default: CPU)")
     p.add_argument("--max-pixels", type=_int_at_least(1), default=MAX_INPUT_PIXELS,
                    help="refuse larger inputs, from the file header, before decoding "
@@ -146,8 +149,13 @@ def make_processor(args, mode):
     if mode == "upscale":
         from gluon_sr.infer.upscale import Upscaler
 
-        return Upscaler(args.model, args.backend, args.precision, ctx, tile=args.tile,
-                        hist_match=args.hist_match, self_ensemble=args.self_ensemble)
+        options = dict(backend=args.backend, precision=args.precision, ctx=ctx, tile=args.tile,
+                       hist_match=args.hist_match, self_ensemble=args.self_ensemble)
+        if args.denoise:
+            from gluon_sr.infer.denoise import DenoisingUpscaler
+
+            return DenoisingUpscaler(args.model, args.denoise, **options)
+        return Upscaler(args.model, **options)
     if mode == "style":
         from gluon_sr.infer.stylize import Stylizer
 
@@ -210,8 +218,9 @@ def main(argv=None):
             failures.append(src)
             continue
         mp = rgb.shape[0] * rgb.shape[1] / 1e6
+        choice = f"  ({process.choice})" if getattr(process, "choice", "") else ""
         print(f"{src} -> {dst}  {image.size[0]}x{image.size[1]} -> {rgb.shape[1]}x{rgb.shape[0]}"
-              f"  {seconds:.2f} s  {mp / seconds:.2f} MP/s")
+              f"  {seconds:.2f} s  {mp / seconds:.2f} MP/s{choice}")
     if failures:
         print(one_line(f"{len(failures)} of {len(jobs)} image(s) failed: {', '.join(failures)}"),
               file=sys.stderr)

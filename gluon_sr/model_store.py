@@ -34,14 +34,16 @@ def available_models(params_dir=PARAMS_DIR):
                   if f.endswith(".json") and os.path.exists(os.path.join(params_dir, f[:-5] + ".params")))
 
 
-def models_where(predicate, params_dir=PARAMS_DIR):
-    """Names of the models in `params_dir` whose JSON description satisfies `predicate`."""
-    names = []
+def models_where(predicate, params_dir=PARAMS_DIR, with_meta=False):
+    """Names of the models in `params_dir` whose JSON description satisfies `predicate`
+    ((name, description) pairs with `with_meta`)."""
+    found = []
     for name in available_models(params_dir):
         with open(os.path.join(params_dir, name + ".json")) as f:
-            if predicate(json.load(f)):
-                names.append(name)
-    return names
+            meta = json.load(f)
+        if predicate(meta):
+            found.append((name, meta) if with_meta else name)
+    return found
 
 
 def resolve(name_or_path, params_dir=PARAMS_DIR):
@@ -69,17 +71,29 @@ def resolve(name_or_path, params_dir=PARAMS_DIR):
     return json_path, params_path
 
 
+def load_model_description(name_or_path, params_dir=PARAMS_DIR):
+    """A model's JSON description, without loading its weights."""
+    json_path, _ = resolve(name_or_path, params_dir)
+    return _read_description(json_path)
+
+
+def _read_description(json_path):
+    try:
+        with open(json_path) as f:
+            meta = json.load(f)
+        meta["arch"], dict(meta["config"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise GluonSRError(f"{json_path}: not a gluon-sr model description ({e})")
+    return meta
+
+
 def load_model(name_or_path, ctx=None, params_dir=PARAMS_DIR):
     """Rebuild a network from its JSON and load its params. Returns (net, meta)."""
     import mxnet as mx
 
     json_path, params_path = resolve(name_or_path, params_dir)
-    try:
-        with open(json_path) as f:
-            meta = json.load(f)
-        arch, config = meta["arch"], meta["config"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise GluonSRError(f"{json_path}: not a gluon-sr model description ({e})")
+    meta = _read_description(json_path)
+    arch, config = meta["arch"], meta["config"]
     expected = meta.get("params_sha256")
     if expected is not None and sha256_file(params_path) != expected:
         raise GluonSRError(f"{params_path}: damaged (sha256 differs from the one recorded in "

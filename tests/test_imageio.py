@@ -99,3 +99,11 @@ def test_failed_write_leaves_no_file(tmp_path):
 def test_list_images_recurses_in_sorted_order(image_folder):
     found = [os.path.relpath(p, image_folder) for p in list_images([image_folder])]
     assert found == sorted(found) and len(found) == 6 and "sub/img1.png" in found
+
+
+@pytest.mark.parametrize("quality", [50, 80, 95])
+def test_jpeg_quality_is_read_from_the_quantisation_tables(tmp_path, quality):
+    src = read_image(save_png(tmp_path / "a.png", h=32, w=32))
+    assert src.jpeg_quality is None                      # a PNG: no JPEG noise
+    Image.open(tmp_path / "a.png").save(tmp_path / "a.jpg", quality=quality)
+    assert read_image(str(tmp_path / "a.jpg")).jpeg_quality == quality

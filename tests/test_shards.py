@@ -120,3 +120,21 @@ def test_gaussian_blur_matches_sampled_kernel():
     g /= g[np.abs(ax) <= 3].sum()
     np.testing.assert_allclose(out[10, 7:14], g[7:14] * g[10], rtol=1e-6)
     assert out.sum() == pytest.approx(1.0)
+
+
+def test_jpeg_band_and_hr_scale_are_applied_and_recorded(image_folder, tmp_path):
+    from gluon_sr.data.degrade import jpeg_roundtrip, shrink
+
+    recipe = Recipe(scale=2, crop=32, crops_per_image=2, blur_sigma=0.0, shard_size=8,
+                    hr_scale=0.75, jpeg_quality=[40, 40])
+    manifest = build_shards([image_folder], str(tmp_path / "j"), recipe, progress=False)
+    assert manifest["recipe"]["jpeg_quality"] == [40, 40] and manifest["recipe"]["hr_scale"] == 0.75
+    # 96x80 and 88x88 sources survive the 0.75 shrink (>= 32 px); the 40x50 one does not.
+    assert {s["file"] for s in manifest["skipped"]} == {"sub/img5.png"}
+    data = load_shard(str(tmp_path / "j"), manifest["shards"][0])
+    hr, lr = data["y"][0].transpose(1, 2, 0), data["x"][0].transpose(1, 2, 0)
+    expected = jpeg_roundtrip(downscale(np.ascontiguousarray(hr), 2, 0.0), 40)
+    np.testing.assert_array_equal(lr, expected)
+    assert shrink(np.zeros((40, 60, 3), np.uint8), 0.5).shape == (20, 30, 3)
+    with pytest.raises(GluonSRError, match="--jpeg"):
+        Recipe(jpeg_quality=[90, 20]).validate()

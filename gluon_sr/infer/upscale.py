@@ -8,7 +8,7 @@ from gluon_sr.utils.errors import GluonSRError
 
 
 class Upscaler:
-    def __init__(self, model_name, backend="mxnet", precision="fp32", ctx=None, tile=None,
+    def __init__(self, model_name=None, backend="mxnet", precision="fp32", ctx=None, tile=None,
                  hist_match=None, self_ensemble=False, model=None):
         """model: an already loaded InferenceModel (then model_name, backend, precision and
         ctx are not used)."""

@@ -47,6 +47,7 @@ class TrainConfig:
     resume: bool = False
     init: str = ""                      # start from a trained model's weights (fine-tuning)
     progress: bool = True
+    inference: dict = field(default_factory=dict)   # how to run the model: the sidecar's "inference"
     options: object = None              # the task's Options dataclass
 
     def run_path(self):
@@ -82,7 +83,8 @@ class TrainConfig:
     def record(self):
         """The settings as the sidecar keeps them: one flat dict, task options included."""
         loop = {k: v for k, v in asdict(self).items()
-                if k not in ("options", "resume", "progress", "out_dir", "run_dir", "gpus", "ctx")}
+                if k not in ("options", "resume", "progress", "out_dir", "run_dir", "gpus", "ctx",
+                             "inference")}
         loop["lr_final"] = self.final_lr_fraction()
         loop["warmup"] = self.warmup_steps()
         return {**loop, **asdict(self.options)}

@@ -184,6 +184,8 @@ def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
                         "devices": [str(c) for c in ctx], "workers": num_workers}
     if cfg.init:
         meta["training"]["earlier_stages"] = earlier_stages(cfg.init, cfg.out_dir)
+    if cfg.inference:
+        meta["inference"] = {**meta.get("inference", {}), **cfg.inference}
     json_path = save_model(net, cfg.out_dir, cfg.name, meta)
     if step == start_step:                  # a hybridized net exports after a forward pass
         net(mx.nd.zeros((1, 3, 16, 16), ctx=ctx[0]))

@@ -27,6 +27,7 @@ class LoadedImage:
     alpha: Optional[np.ndarray]      # HxW float32 in 0..1, or None
     bit_depth: int                   # 8 or 16: what to write back
     gray: bool                       # the source had one colour channel
+    jpeg_quality: Optional[int] = None   # estimated from a JPEG's quantisation tables
 
     @property
     def size(self):
@@ -71,6 +72,31 @@ def _open_pil(path, max_pixels=MAX_INPUT_PIXELS, check_size=None):
     return im
 
 
+# The IJG (libjpeg) luminance quantisation table at quality 50, in natural order; encoders
+# that follow libjpeg scale it by quality.
+IJG_LUMINANCE = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], dtype=np.float64)
+
+
+def ijg_table(quality):
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    return np.clip(np.floor((IJG_LUMINANCE * scale + 50) / 100), 1, 255)
+
+
+def estimate_jpeg_quality(quantization):
+    """The IJG quality (1-100) whose luminance table is nearest to a JPEG's (Pillow's
+    `im.quantization`), or None when there is no table. Encoders with other tables get the
+    quality of equal overall coarseness."""
+    if not quantization or 0 not in quantization or len(quantization[0]) != 64:
+        return None
+    table = np.asarray(quantization[0], dtype=np.float64)
+    errors = [np.abs(ijg_table(q) - table).sum() for q in range(1, 101)]
+    return int(np.argmin(errors)) + 1
+
+
 def _read_16bit_png(path):
     """16-bit PNG pixels via OpenCV (Pillow reduces 16-bit RGB to 8 bits)."""
     import cv2
@@ -100,6 +126,8 @@ def read_image(path, max_pixels=MAX_INPUT_PIXELS, check_size=None):
     """
     im = _open_pil(path, max_pixels, check_size)
     file_format = im.format
+    quality = estimate_jpeg_quality(getattr(im, "quantization", None)) \
+        if file_format == "JPEG" else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -129,7 +157,7 @@ def read_image(path, max_pixels=MAX_INPUT_PIXELS, check_size=None):
         return LoadedImage(np.repeat(arr[..., None], 3, axis=2), None, 8, True)
     rgba = np.asarray(im.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
     alpha = rgba[..., 3].copy() if has_alpha else None
-    return LoadedImage(np.ascontiguousarray(rgba[..., :3]), alpha, 8, gray)
+    return LoadedImage(np.ascontiguousarray(rgba[..., :3]), alpha, 8, gray, quality)
 
 
 def to_uint8(img):
