@@ -7,6 +7,7 @@ import pytest
 
 from conftest import save_png
 from gluon_sr.evaluation import evaluate
+from gluon_sr.evaluation.figures import detail_crop
 from gluon_sr.archs import get_model
 from gluon_sr.utils.imresize import imresize
 from gluon_sr.evaluation.metrics import psnr_y
@@ -65,7 +66,7 @@ def test_wrong_scale_model_is_refused(bench, tmp_path):
 def test_detail_crop_finds_the_textured_corner():
     img = np.zeros((60, 80, 3), np.uint8)
     img[40:60, 50:70] = (np.indices((20, 20)).sum(0) % 2 * 255)[..., None]   # checkerboard
-    top, left, size = evaluate.detail_crop(img, 16)
+    top, left, size = detail_crop(img, 16)
     assert size == 16 and 40 <= top <= 44 and 50 <= left <= 54
 
 
@@ -102,3 +103,17 @@ def test_feature_distance_matches_a_direct_vgg_computation(bench, tmp_path, vgg_
         expected = np.mean((f_up[layer].asnumpy() - f_hr[layer].asnumpy()) ** 2)
         assert scores[layer] == pytest.approx(expected, rel=1e-4)
         assert scores[layer] > 0
+
+
+def test_held_out_files_shrunk_hr_and_jpeg_lr(tmp_path):
+    from gluon_sr.data.degrade import jpeg_roundtrip
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for name in ("keep1", "keep2", "other"):
+        save_png(folder / f"{name}.png", h=41, w=62)
+    pairs = evaluate.load_pairs(str(folder), 2, include="keep*", hr_scale=0.5, jpeg=70)
+    assert [name for name, _, _ in pairs] == ["keep1", "keep2"]
+    _, hr, lr = pairs[0]
+    assert hr.shape == (20, 30, 3) and lr.shape == (10, 15, 3)
+    np.testing.assert_array_equal(lr, jpeg_roundtrip(imresize(hr, 0.5), 70))

@@ -6,20 +6,22 @@ the BT.601 Y channel with `scale` border pixels removed.
 
     python -m gluon_sr.evaluation.evaluate --scale 4 --sets Set5 Set14 BSD100
 """
+import fnmatch
 import json
 import os
 import time
 
 import numpy as np
 
-from gluon_sr.data.degrade import mod_crop
+from gluon_sr.data.degrade import jpeg_roundtrip, mod_crop, shrink
 from gluon_sr.infer.loader import BACKENDS, PRECISIONS
 from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
 from gluon_sr.utils.fileio import atomic_write_json
 from gluon_sr.utils.paths import SHARED_DIR
 from gluon_sr.utils.imageio import list_images, read_image, to_uint8
 from gluon_sr.utils.imresize import imresize
-from gluon_sr.evaluation.metrics import psnr_y, ssim_y
+from gluon_sr.evaluation.figures import comparison_figure
+from gluon_sr.evaluation.metrics import score
 
 # Published Y-channel PSNR / SSIM, quoted (not measured here). Bicubic, SRCNN and FSRCNN as
 # tabulated in the LapSRN paper (Lai et al. 2017).
@@ -34,20 +36,23 @@ PUBLISHED = {
 DEFAULT_BENCH = os.environ.get("GLUON_SR_BENCH", os.path.join(SHARED_DIR, "data", "sr_bench"))
 
 
-def load_pairs(folder, scale):
-    """(name, HR uint8, LR uint8) for every image of a folder, by the benchmark protocol."""
+def load_pairs(folder, scale, include="", hr_scale=1.0, jpeg=None):
+    """(name, HR uint8, LR uint8) for every image of a folder, by the benchmark protocol.
+
+    include: a glob on file names; hr_scale: shrink each image first (JPEG sources, as their
+    training shards did); jpeg: save the LR as a JPEG of this quality (noisy-input tests)."""
     pairs = []
     for path in list_images([folder]):
-        hr = mod_crop(to_uint8(read_image(path).rgb), scale)
-        pairs.append((os.path.splitext(os.path.basename(path))[0], hr, imresize(hr, 1 / scale)))
+        if include and not fnmatch.fnmatch(os.path.relpath(path, folder), include):
+            continue
+        hr = mod_crop(shrink(to_uint8(read_image(path).rgb), hr_scale), scale)
+        lr = imresize(hr, 1 / scale)
+        if jpeg:
+            lr = jpeg_roundtrip(lr, jpeg)
+        pairs.append((os.path.splitext(os.path.basename(path))[0], hr, lr))
     if not pairs:
-        raise GluonSRError(f"{folder}: no images")
+        raise GluonSRError(f"{folder}: no images" + (f" matching {include}" if include else ""))
     return pairs
-
-
-def score(pred, hr, scale, with_ssim=True):
-    pred, hr = pred.astype(np.float64) / 255.0, hr.astype(np.float64) / 255.0
-    return {"psnr": psnr_y(pred, hr, scale), "ssim": ssim_y(pred, hr, scale) if with_ssim else None}
 
 
 class FeatureDistance:
@@ -102,51 +107,14 @@ def evaluate_method(upscale, pairs, scale, with_ssim=True, features=None):
     return {"mean": mean, "per_image": per_image, "s_per_mp": seconds / megapixels}
 
 
-def detail_crop(hr, size):
-    """Top-left corner of the size x size window with the most edge energy (the telling part)."""
-    y = hr.astype(np.float64).mean(axis=2)
-    energy = np.abs(np.diff(y, axis=0))[:, :-1] + np.abs(np.diff(y, axis=1))[:-1]
-    size = min(size, energy.shape[0], energy.shape[1])
-    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    sums = (integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size]
-            + integral[:-size, :-size])
-    top, left = np.unravel_index(np.argmax(sums), sums.shape)
-    return int(top), int(left), size
-
-
-def comparison_figure(path, title, hr, lr, outputs, scale, crop=96):
-    """LR (nearest) / each method / HR, zoomed on the most detailed crop, with Y-PSNR labels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gluon_sr.utils.fileio import atomic_path
-
-    top, left, size = detail_crop(hr, crop)
-    window = (slice(top, top + size), slice(left, left + size))
-    lr_up = np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1)
-    panels = [("LR (nearest)", lr_up, None)] + [
-        (name, img, score(img, hr, scale, False)["psnr"]) for name, img in outputs.items()
-    ] + [("HR", hr, None)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.0))
-    for ax, (name, img, psnr) in zip(axes, panels):
-        ax.imshow(img[window], interpolation="nearest")
-        ax.set_title(name if psnr is None else f"{name}\n{psnr:.2f} dB", fontsize=9)
-        ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-
-
-def uint8_upscaler(upscaler):
-    """An Upscaler as a function of LR uint8 -> SR uint8."""
+def uint8_upscaler(upscaler, jpeg_quality=None):
+    """An Upscaler as a function of LR uint8 -> SR uint8 (LR images that came from JPEGs of
+    `jpeg_quality`, as the --denoise pick sees them)."""
     from gluon_sr.utils.imageio import LoadedImage
 
     def upscale(lr):
-        image = LoadedImage(lr.astype(np.float32) / 255.0, alpha=None, bit_depth=8, gray=False)
+        image = LoadedImage(lr.astype(np.float32) / 255.0, alpha=None, bit_depth=8, gray=False,
+                            jpeg_quality=jpeg_quality)
         return to_uint8(upscaler(image)[0])
     return upscale
 
@@ -159,6 +127,14 @@ def parse_args(argv=None):
     p.add_argument("--models", nargs="*", default=None,
                    help="model names/paths (default: every shipped model of this scale)")
     p.add_argument("--no-ssim", action="store_true", help="PSNR only (SSIM is slow on BSD100)")
+    p.add_argument("--include", default="", metavar="GLOB",
+                   help="only the files of each set whose name matches (held-out images)")
+    p.add_argument("--hr-scale", type=float, default=1.0,
+                   help="shrink each HR image by this first (as build.py --hr-scale)")
+    p.add_argument("--jpeg", type=int, default=None, metavar="QUALITY",
+                   help="save each LR image as a JPEG of this quality first")
+    p.add_argument("--denoise", action="store_true",
+                   help="also run each model with --denoise auto (rows NAME+denoise)")
     p.add_argument("--out", default="eval.json", help="JSON with per-image numbers")
     p.add_argument("--figures", default=None, metavar="DIR",
                    help="write a zoomed comparison figure per set (PNG) into DIR")
@@ -205,6 +181,12 @@ def main(argv=None):
         upscalers[row] = uint8_upscaler(Upscaler(None, model=model))
         if args.self_ensemble:
             upscalers[row + "+"] = uint8_upscaler(Upscaler(None, model=model, self_ensemble=True))
+        if args.denoise:
+            from gluon_sr.infer.denoise import DenoisingUpscaler
+
+            upscalers[row + "+denoise"] = uint8_upscaler(
+                DenoisingUpscaler(name, "auto", backend=args.backend, precision=args.precision),
+                args.jpeg)
     features = None
     if args.features:
         try:
@@ -212,8 +194,15 @@ def main(argv=None):
         except GluonSRError as e:
             raise GluonSRError(f"{e}; or pass --features with no layer to skip the VGG "
                                "feature distance")
-    results = {"scale": args.scale, "protocol": "Y (BT.601) PSNR/SSIM, border=scale, MATLAB "
-               "bicubic LR", "sets": {}, "published": PUBLISHED.get(args.scale, {}),
+    protocol = "Y (BT.601) PSNR/SSIM, border=scale, MATLAB bicubic LR"
+    if args.hr_scale != 1:
+        protocol += f"; HR shrunk by {args.hr_scale} first"
+    if args.jpeg:
+        protocol += f"; LR saved as JPEG quality {args.jpeg}"
+    if args.include:
+        protocol += f"; files matching {args.include}"
+    results = {"scale": args.scale, "protocol": protocol, "sets": {},
+               "published": PUBLISHED.get(args.scale, {}) if protocol.endswith("LR") else {},
                "feature_distance": ({"layers": list(features.layers), "vgg": features.source,
                                      "definition": "mean squared VGG16 activation difference "
                                      "to HR (l_feat of Johnson et al.)"} if features else None)}
@@ -221,7 +210,7 @@ def main(argv=None):
         folder = os.path.join(args.bench, set_name)
         if not os.path.isdir(folder):
             raise GluonSRError(f"{folder}: benchmark set not found (use --bench)")
-        pairs = load_pairs(folder, args.scale)
+        pairs = load_pairs(folder, args.scale, args.include, args.hr_scale, args.jpeg)
         rows = {"bicubic": evaluate_method(lambda lr: imresize(lr, args.scale), pairs, args.scale,
                                            not args.no_ssim, features)}
         for name, upscale in upscalers.items():

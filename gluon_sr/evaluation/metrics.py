@@ -56,3 +56,9 @@ def ssim_y(pred, target, border=0):
     cov = _filter_valid(p * t, win) - mu_p * mu_t
     ssim_map = ((2 * mu_p * mu_t + c1) * (2 * cov + c2)) / ((mu_p ** 2 + mu_t ** 2 + c1) * (var_p + var_t + c2))
     return float(ssim_map.mean())
+
+
+def score(pred, hr, scale, with_ssim=True):
+    """Y-PSNR (and SSIM) of uint8 images, by the benchmark protocol."""
+    pred, hr = pred.astype(np.float64) / 255.0, hr.astype(np.float64) / 255.0
+    return {"psnr": psnr_y(pred, hr, scale), "ssim": ssim_y(pred, hr, scale) if with_ssim else None}
