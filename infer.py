@@ -80,12 +80,13 @@ def build_parser():
     p.add_argument("--max-pixels", type=_int_at_least(1), default=MAX_INPUT_PIXELS,
                    help="refuse larger inputs, from the file header, before decoding "
                    "(default 100 MP)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
-                   help="bf16 or int8 (oneDNN) inference on the CPU; docs/deployment.md gives "
-                   "the speed and PSNR of each")
-    p.add_argument("--backend", choices=("mxnet", "onnxruntime"), default="mxnet",
-                   help="onnxruntime: run an exported model (exports/NAME.onnx or a .onnx "
-                   "path; python -m gluon_sr.deploy.export makes it) without MXNet")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
+                   help="auto: fp32, or bf16 where the CPU has it natively and the model keeps "
+                   "its quality; int8: oneDNN (docs/deployment.md gives speed and PSNR)")
+    p.add_argument("--backend", choices=("auto", "mxnet", "openvino", "onnxruntime"),
+                   default="auto", help="auto: the fastest path measured once on this machine "
+                   "(OpenVINO when installed and faster, else MXNet); onnxruntime / openvino "
+                   "also run an exported model (exports/NAME.onnx or a .onnx path) without MXNet")
     g = p.add_argument_group("style transfer")
     g.add_argument("--style", default=None, metavar="NAME",
                    help="stylise with a trained style network (params/NAME.json)")
@@ -126,7 +127,7 @@ def parse_args(argv=None):
         parser.error(f"{', '.join(sorted(stray))} does not apply when {what}")
     if mode == "gatys" and not args.style_image:
         parser.error("--optimize needs --style-image PAINTING")
-    if args.gpu is not None and args.backend != "mxnet":
+    if args.gpu is not None and args.backend not in ("mxnet", "auto"):
         parser.error("--gpu goes with the mxnet backend")
     return args, mode
 
@@ -141,11 +142,11 @@ def _as_typed(parser, dest, argv):
 
 def make_processor(args, mode):
     """The object that turns one LoadedImage into (rgb, alpha), and names its outputs."""
-    ctx = None                                  # ONNX Runtime picks its own (CPU) device
-    if args.backend == "mxnet":
+    ctx = None                                  # the CPU, whatever the backend
+    if args.gpu is not None:
         import mxnet as mx
 
-        ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
+        ctx = mx.gpu(args.gpu)
     if mode == "upscale":
         from gluon_sr.infer.upscale import Upscaler
 
@@ -184,6 +185,9 @@ def main(argv=None):
     if args.output and not single and args.output.lower().endswith(IMAGE_SUFFIXES):
         raise GluonSRError(f"-o {args.output} names a file but there are {len(jobs)} inputs")
     process = make_processor(args, mode)
+    model = getattr(process, "model", None)
+    if model is not None:
+        print(f"{model.name}: {model.note}")
     # A stylised grayscale photo takes the painting's colours; keep them.
     keep_gray = mode == "upscale" or args.preserve_color
 

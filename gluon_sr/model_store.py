@@ -1,12 +1,12 @@
 """Saving and loading trained networks as `NAME.params` + `NAME.json` (the JSON rebuilds the net).
 
 The JSON records the sha256 of the params file; loading verifies it, so a damaged or swapped
-params file is refused by name instead of running with wrong weights.
+params file is refused by name instead of running with wrong weights. Finding and describing
+models needs no MXNet (the inference-only environment uses it); building them imports archs.
 """
 import json
 import os
 
-from gluon_sr.archs import get_model, model_spec
 from gluon_sr.utils.errors import GluonSRError, describe
 from gluon_sr.utils.fileio import (atomic_path, atomic_write_json, output_folder, sha256_file,
                                    writing)
@@ -15,6 +15,8 @@ from gluon_sr.utils.paths import PARAMS_DIR, TRAINED_DIR
 
 def save_model(net, out_dir, name, meta):
     """Write NAME.params and NAME.json (model spec + `meta`) atomically. Returns the JSON path."""
+    from gluon_sr.archs import model_spec
+
     output_folder(out_dir)
     params_path = os.path.join(out_dir, name + ".params")
     with writing(params_path), atomic_path(params_path, ".params") as tmp:
@@ -84,7 +86,26 @@ def _read_description(json_path):
         meta["arch"], dict(meta["config"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise GluonSRError(f"{json_path}: not a gluon-sr model description ({e})")
+    try:
+        inference_defaults(meta)
+    except (AttributeError, TypeError, ValueError) as e:
+        raise GluonSRError(f"{json_path}: corrupt model description ({type(e).__name__}: {e})")
     return meta
+
+
+def inference_defaults(meta):
+    """How a model runs unless told otherwise.
+
+    SR models trained with a VGG feature loss drift in colour (seed 002), so they get its
+    histogram-matching post-process by default; a sidecar's "inference" entry overrides that.
+    """
+    trained_perceptual = (meta.get("task", "sr") == "sr"
+                          and float(meta.get("training", {}).get("feat_weight", 0)) > 0)
+    hist_match = meta.get("inference", {}).get("hist_match", trained_perceptual)
+    if not isinstance(hist_match, bool):
+        raise ValueError(f"inference.hist_match is {hist_match!r}, not true or false")
+    return {"hist_match": hist_match}
+
 
 
 def load_model(name_or_path, ctx=None, params_dir=PARAMS_DIR):
@@ -99,6 +120,8 @@ def load_model(name_or_path, ctx=None, params_dir=PARAMS_DIR):
         raise GluonSRError(f"{params_path}: damaged (sha256 differs from the one recorded in "
                            f"{os.path.basename(json_path)})")
     try:
+        from gluon_sr.archs import get_model
+
         net = get_model(arch, **config)
     except (TypeError, ValueError) as e:
         raise GluonSRError(f"{json_path}: invalid model config ({e})")

@@ -4,7 +4,12 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
+
+# Exports made on first use, OpenVINO's compiled networks and measured choices go to a
+# temporary folder, not the user's cache (set before gluon_sr reads it).
+os.environ["GLUON_SR_CACHE"] = tempfile.mkdtemp(prefix="gluon-sr-test-cache-")
 
 import numpy as np
 import pytest

@@ -3,7 +3,7 @@ import pytest
 
 from conftest import random_gluon_model, smooth_image
 from gluon_sr.infer import tiling
-from gluon_sr.infer.loader import inference_defaults
+from gluon_sr.model_store import inference_defaults
 from gluon_sr.infer.tiling import run_network, run_self_ensemble, tile_spans
 from gluon_sr.infer.upscale import Upscaler
 from gluon_sr.utils.errors import GluonSRError

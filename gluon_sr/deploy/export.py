@@ -23,9 +23,10 @@ CHECK_SIDE = 48          # side of the random check input (a multiple of the sty
 
 def onnx_description(net, meta):
     """What the ONNX side needs to run the model the way infer.py runs the MXNet one."""
-    from gluon_sr.infer.loader import inference_defaults
+    from gluon_sr.model_store import inference_defaults
 
-    description = {k: meta[k] for k in ("arch", "config", "task", "scale") if k in meta}
+    description = {k: meta[k] for k in ("arch", "config", "task", "scale", "params_sha256")
+                   if k in meta}
     description["receptive_radius"] = net.receptive_radius()
     description["align"] = getattr(net, "align", 1)
     description["inference"] = inference_defaults(meta)

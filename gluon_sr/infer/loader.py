@@ -8,32 +8,23 @@ through it, so they run (and time) the same thing.
     backend mxnet, fp32    hybridized and oneDNN-fused (CPU) or hybridized (GPU)
     backend mxnet, bf16    MXNet AMP (CPUs with AVX-512 bf16 support)
     backend mxnet, int8    oneDNN post-training quantisation
+    backend openvino       the ONNX export (made on first use) compiled by OpenVINO, f32 or bf16
     backend onnxruntime    an exported model (python -m gluon_sr.deploy.export), no MXNet
+    backend auto           the fastest of these that keeps the model's quality, measured once
+                           here (gluon_sr.deploy.auto); precision auto likewise
 
 Nothing here imports MXNet at module level: the ONNX Runtime environment imports this module.
 """
+import importlib.util
 from types import SimpleNamespace
 
 import numpy as np
 
+from gluon_sr.model_store import inference_defaults
 from gluon_sr.utils.errors import GluonSRError
 
-BACKENDS = ("mxnet", "onnxruntime")
-PRECISIONS = ("fp32", "bf16", "int8")
-
-
-def inference_defaults(meta):
-    """How a model runs unless told otherwise.
-
-    SR models trained with a VGG feature loss drift in colour (seed 002), so they get its
-    histogram-matching post-process by default; a sidecar's "inference" entry overrides that.
-    """
-    trained_perceptual = (meta.get("task", "sr") == "sr"
-                          and float(meta.get("training", {}).get("feat_weight", 0)) > 0)
-    hist_match = meta.get("inference", {}).get("hist_match", trained_perceptual)
-    if not isinstance(hist_match, bool):
-        raise ValueError(f"inference.hist_match is {hist_match!r}, not true or false")
-    return {"hist_match": hist_match}
+BACKENDS = ("auto", "mxnet", "openvino", "onnxruntime")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 class InferenceModel:
@@ -57,6 +48,7 @@ class InferenceModel:
         self._run = run
         self._reload_gluon = reload_gluon
         self._gluon = None
+        self.note = f"{backend} {precision}"          # what runs, as infer.py reports it
 
     def forward(self, nchw):
         """(N, 3, H, W) float32 in 0..1 -> the network's output, a float32 numpy array."""
@@ -102,6 +94,18 @@ def load_for_inference(name, backend="mxnet", precision="fp32", ctx=None):
         raise GluonSRError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
         raise GluonSRError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    # Without MXNet (the inference-only environment) a model can only run from its export.
+    exported = name.endswith(".onnx") or importlib.util.find_spec("mxnet") is None
+    if backend == "auto":
+        gpu = ctx is not None and ctx.device_type == "gpu"
+        if precision == "auto" and not (gpu or exported):
+            from gluon_sr.deploy.auto import load_fastest
+
+            model, note = load_fastest(name, lambda n, b, p: load_for_inference(n, b, p, ctx))
+            model.note = note
+            return model
+        backend = _backend_for(exported, gpu, precision)
+    precision = "fp32" if precision == "auto" else precision
     if backend == "onnxruntime":
         if precision != "fp32":
             raise GluonSRError("--precision bf16/int8 are MXNet (oneDNN) paths; the ONNX "
@@ -111,7 +115,38 @@ def load_for_inference(name, backend="mxnet", precision="fp32", ctx=None):
         model = OnnxModel(name)
         return InferenceModel(name, model.meta, model.run_numpy, model.receptive_radius(),
                               model.align, backend, precision)
+    if backend == "openvino":
+        return _load_openvino(name, precision, exported, ctx)
     return _load_mxnet(name, precision, ctx)
+
+
+def _backend_for(exported, gpu, precision):
+    """--backend auto with a given precision, an export or a GPU: the one backend for it."""
+    from gluon_sr.deploy.openvino_backend import native_bf16, openvino_available
+
+    if exported:
+        return "openvino" if openvino_available() else "onnxruntime"
+    if gpu or precision == "int8" or not openvino_available():
+        return "mxnet"
+    return "openvino" if precision == "bf16" and native_bf16() else "mxnet"
+
+
+def _load_openvino(name, precision, exported, ctx):
+    from gluon_sr.deploy.openvino_backend import OpenVinoModel
+
+    if exported:
+        path, reload_gluon = name, None
+    else:
+        from gluon_sr.deploy.auto import cached_export
+        from gluon_sr.model_store import load_model, load_model_description
+
+        path = cached_export(name, load_model_description(name))
+
+        def reload_gluon():              # exact tiling of style networks runs on MXNet
+            return load_model(name, ctx=ctx)[0]
+    model = OpenVinoModel(path, precision)
+    return InferenceModel(name, model.meta, model.run_numpy, model.receptive_radius(),
+                          model.align, "openvino", precision, reload_gluon)
 
 
 def _load_mxnet(name, precision, ctx):

@@ -10,3 +10,7 @@ EXAMPLES_DIR = os.path.join(REPO_DIR, "examples")
 SHARED_DIR = os.environ.get("GLUON_SR_SHARED", os.path.join(os.path.dirname(REPO_DIR), "shared"))
 # Where train.py writes models by default; params/ holds the shipped ones.
 TRAINED_DIR = os.environ.get("GLUON_SR_TRAINED", os.path.join(REPO_DIR, "trained"))
+# Derived files that are safe to delete: ONNX exports made on first use, OpenVINO's compiled
+# networks, the measured choice of the fastest inference path.
+CACHE_DIR = os.environ.get("GLUON_SR_CACHE",
+                           os.path.join(os.path.expanduser("~"), ".cache", "gluon-sr"))

@@ -1,0 +1,123 @@
+"""`--backend auto`: the fastest inference path that keeps the model's quality, measured here.
+
+Which path is fastest depends on the CPU and the network: OpenVINO runs the style networks
+1.6x faster than MXNet on an AVX2 CPU and bf16 several times faster where the CPU has AMX,
+while MXNet's oneDNN-fused graph wins for sr_x4 on the same AVX2 CPU. So the candidates are
+timed once per model and machine (a fixed input, median of 3 after a warm-up) and the choice
+is cached (CACHE_DIR/choices.json); the ONNX export OpenVINO needs is made on first use and
+cached too, keyed by the params' sha256. Candidates: MXNet fp32 (the reference), OpenVINO f32
+(same function, outputs equal to 1e-4), and OpenVINO bf16 where the CPU has native bf16 and
+the model's sidecar records a PSNR change under 0.05 dB for it.
+"""
+import logging
+import os
+import time
+
+import numpy as np
+
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.fileio import atomic_write_json, read_json_if_exists
+from gluon_sr.utils.paths import CACHE_DIR, EXPORT_DIR
+
+logger = logging.getLogger(__name__)
+CHOICES = os.path.join(CACHE_DIR, "choices.json")
+BF16_MAX_PSNR_CHANGE_DB = 0.05
+
+
+def cached_export(name, meta):
+    """An ONNX export of model `name` whose description matches its params: exports/NAME.onnx
+    when it does, else one made now in the cache."""
+    digest = meta.get("params_sha256")
+    shipped = os.path.join(EXPORT_DIR, os.path.basename(name) + ".onnx")
+    if digest and os.path.exists(shipped) and _export_digest(shipped) == digest:
+        return shipped
+    path = os.path.join(CACHE_DIR, "onnx", f"{os.path.basename(name)}-{(digest or 'x')[:16]}.onnx")
+    if not os.path.exists(path):
+        from gluon_sr.deploy.export import export_onnx
+        from gluon_sr.model_store import load_model
+
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        logger.info(f"exporting {name} to ONNX for OpenVINO (once): {path}")
+        net, meta = load_model(name)
+        export_onnx(net, meta, path)
+    return path
+
+
+def _export_digest(path):
+    from gluon_sr.deploy.openvino_backend import OpenVinoModel
+
+    try:
+        return OpenVinoModel(path).meta.get("params_sha256")
+    except GluonSRError:
+        return None
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), "cpu")
+    except OSError:
+        return "cpu"
+
+
+def _seconds(model):
+    side = 128 if model.task == "sr" else 256
+    x = np.random.default_rng(0).uniform(0, 1, (1, 3, side, side)).astype(np.float32)
+    model.forward(x)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        model.forward(x)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def candidates(meta):
+    """[(backend, precision)] that keep the model's quality on this machine."""
+    from gluon_sr.deploy.openvino_backend import native_bf16, openvino_available
+
+    found = [("mxnet", "fp32")]
+    if openvino_available():
+        found.append(("openvino", "fp32"))
+        change = meta.get("deployment", {}).get("openvino_bf16", {}).get("max_psnr_change_db")
+        if native_bf16() and change is not None and abs(change) <= BF16_MAX_PSNR_CHANGE_DB:
+            found.append(("openvino", "bf16"))
+    return found
+
+
+def load_fastest(name, load):
+    """The fastest of the candidates for model `name`, as an InferenceModel, and a note saying
+    which it is. `load(name, backend, precision)` loads one candidate."""
+    from gluon_sr.model_store import load_model_description
+
+    meta = load_model_description(name)
+    options = candidates(meta)
+    if len(options) == 1:
+        return load(name, "mxnet", "fp32"), "mxnet fp32 (OpenVINO is not installed)"
+    key = "|".join([meta.get("params_sha256", name), _cpu_name(),
+                    *(f"{b}-{p}" for b, p in options)])
+    choices = read_json_if_exists(CHOICES, "cache of measured choices") or {}
+    if key in choices:
+        backend, precision = choices[key]["backend"], choices[key]["precision"]
+        return load(name, backend, precision), choices[key]["note"]
+    reference = load(name, "mxnet", "fp32")    # a broken model file fails here, by name
+    timed = {("mxnet", "fp32"): (_seconds(reference), reference)}
+    for backend, precision in options[1:]:
+        try:
+            model = load(name, backend, precision)
+        except GluonSRError as e:
+            logger.warning(f"{backend} {precision} left out: {e}")
+            continue
+        timed[(backend, precision)] = (_seconds(model), model)
+    (backend, precision), (best, model) = min(timed.items(), key=lambda kv: kv[1][0])
+    note = (f"{backend} {precision}, measured {timed[('mxnet', 'fp32')][0] / best:.2f}x the "
+            "speed of mxnet fp32 "
+            "here (once; cached)")
+    choices[key] = {"backend": backend, "precision": precision, "note": note,
+                    "seconds": {f"{b} {p}": round(t, 4) for (b, p), (t, _) in timed.items()}}
+    os.makedirs(CACHE_DIR, exist_ok=True)
+    atomic_write_json(CHOICES, choices)
+    return model, note
+
+
