@@ -66,3 +66,26 @@ def test_bicubic_reproduces_published_set5(sr_bench, scale, published):
         up = imresize(imresize(hr, 1 / scale), scale)
         scores.append(psnr_y(up / 255.0, hr / 255.0, border=scale))
     assert np.mean(scores) == pytest.approx(published, abs=0.05)
+
+
+def test_lpips_reproduces_the_published_calibration_values():
+    """TID2013 pairs with pyiqa's published LPIPS (AlexNet v0.1), to 4 decimals."""
+    import os
+
+    import pytest
+
+    from conftest import SHARED
+    from gluon_sr.evaluation.lpips import LPIPS
+    from gluon_sr.utils.imageio import read_image
+
+    weights = os.path.join(SHARED, "weights", "lpips_alexnet_v0.1.npz")
+    folder = os.path.join(SHARED, "data", "iqa_calibration")
+    if not os.path.exists(weights) or not os.path.isdir(folder):
+        pytest.skip("LPIPS weights or calibration pairs not found (../shared is absent)")
+    lpips = LPIPS(weights)
+    published = {"I03": 0.7237, "I04": 0.2572, "I06": 0.0508, "I08": 0.0521, "I19": 0.4253}
+    for name, value in published.items():
+        ref, dist = (read_image(os.path.join(folder, d, name + ".png")).rgb
+                     for d in ("ref_dir", "dist_dir"))
+        assert round(lpips(ref, dist), 4) == value, name
+    assert lpips(ref, ref) == 0.0

@@ -87,10 +87,10 @@ class FeatureDistance:
                 for layer in self.layers}
 
 
-def evaluate_method(upscale, pairs, scale, with_ssim=True, features=None):
+def evaluate_method(upscale, pairs, scale, with_ssim=True, scorers=()):
     """Per-image scores of `upscale(lr_uint8) -> sr_uint8`, plus seconds per output MP.
 
-    features: a FeatureDistance to add VGG feature distances to HR to the scores.
+    scorers: more measures, each `(name, sr, hr) -> {key: value}` (FeatureDistance, LPIPS).
     """
     per_image, seconds, megapixels = {}, 0.0, 0.0
     for name, hr, lr in pairs:
@@ -99,8 +99,8 @@ def evaluate_method(upscale, pairs, scale, with_ssim=True, features=None):
         seconds += time.perf_counter() - start
         megapixels += sr.shape[0] * sr.shape[1] / 1e6
         per_image[name] = score(sr, hr, scale, with_ssim)
-        if features is not None:
-            per_image[name].update(features(name, sr, hr))
+        for scorer in scorers:
+            per_image[name].update(scorer(name, sr, hr))
     first = per_image[pairs[0][0]]
     mean = {k: None if first[k] is None else float(np.mean([v[k] for v in per_image.values()]))
             for k in first}
@@ -133,6 +133,9 @@ def parse_args(argv=None):
                    help="shrink each HR image by this first (as build.py --hr-scale)")
     p.add_argument("--jpeg", type=int, default=None, metavar="QUALITY",
                    help="save each LR image as a JPEG of this quality first")
+    p.add_argument("--lpips", action="store_true", help="add LPIPS (AlexNet v0.1; lower is closer)")
+    p.add_argument("--lpips-weights", default="", help="lpips_alexnet_v0.1.npz (default "
+                   "$GLUON_SR_LPIPS)")
     p.add_argument("--denoise", action="store_true",
                    help="also run each model with --denoise auto (rows NAME+denoise)")
     p.add_argument("--out", default="eval.json", help="JSON with per-image numbers")
@@ -206,15 +209,21 @@ def main(argv=None):
                "feature_distance": ({"layers": list(features.layers), "vgg": features.source,
                                      "definition": "mean squared VGG16 activation difference "
                                      "to HR (l_feat of Johnson et al.)"} if features else None)}
+    scorers = [features] if features else []
+    if args.lpips:
+        from gluon_sr.evaluation.lpips import LPIPS
+
+        lpips = LPIPS(args.lpips_weights or None)
+        scorers.append(lambda name, sr, hr: {"lpips": lpips(sr, hr)})
     for set_name in args.sets:
         folder = os.path.join(args.bench, set_name)
         if not os.path.isdir(folder):
             raise GluonSRError(f"{folder}: benchmark set not found (use --bench)")
         pairs = load_pairs(folder, args.scale, args.include, args.hr_scale, args.jpeg)
         rows = {"bicubic": evaluate_method(lambda lr: imresize(lr, args.scale), pairs, args.scale,
-                                           not args.no_ssim, features)}
+                                           not args.no_ssim, scorers)}
         for name, upscale in upscalers.items():
-            rows[name] = evaluate_method(upscale, pairs, args.scale, not args.no_ssim, features)
+            rows[name] = evaluate_method(upscale, pairs, args.scale, not args.no_ssim, scorers)
         results["sets"][set_name] = rows
         if args.figures:
             os.makedirs(args.figures, exist_ok=True)
@@ -261,6 +270,11 @@ def print_table(results):
     for method, row in results["published"].items():
         cells = [f"{row[s][0]:.2f} / {row[s][1]:.4f}" if s in row else "-" for s in sets]
         print(f"{method + ' (quoted)':<22}" + "".join(f"{c:>18}" for c in cells))
+    if "lpips" in next(iter(results["sets"].values()))["bicubic"]["mean"]:
+        print("\nLPIPS to HR (lower is closer)")
+        for method in methods:
+            cells = [f"{results['sets'][s][method]['mean']['lpips']:.4f}" for s in sets]
+            print(f"{method:<22}" + "".join(f"{c:>18}" for c in cells))
     if results.get("feature_distance"):
         layers = results["feature_distance"]["layers"]
         print(f"\nVGG16 feature distance to HR ({' / '.join(layers)}; lower is closer)")
