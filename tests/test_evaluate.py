@@ -117,3 +117,11 @@ def test_held_out_files_shrunk_hr_and_jpeg_lr(tmp_path):
     _, hr, lr = pairs[0]
     assert hr.shape == (20, 30, 3) and lr.shape == (10, 15, 3)
     np.testing.assert_array_equal(lr, jpeg_roundtrip(imresize(hr, 0.5), 70))
+
+
+def test_flattest_crop_is_a_mid_grey_fill():
+    img = np.full((60, 80, 3), 128, np.uint8)
+    img[:, :30] = (np.indices((60, 30)).sum(0) % 2 * 255)[..., None]    # texture on the left
+    img[40:, 60:] = 0                                                    # black corner
+    top, left, size = detail_crop(img, 16, flattest=True)
+    assert left >= 30 and not (top + size > 40 and left + size > 60)

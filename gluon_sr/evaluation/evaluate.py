@@ -143,6 +143,8 @@ def parse_args(argv=None):
                    help="write a zoomed comparison figure per set (PNG) into DIR")
     p.add_argument("--figure-image", nargs="*", default=["butterfly", "zebra", "86000"],
                    help="image (file stem) to show per set; the first one found in a set")
+    p.add_argument("--figure-flat", action="store_true",
+                   help="add a row with the flattest crop (fills: noise, ringing, dots)")
     p.add_argument("--features", nargs="*", default=["relu2_2", "relu3_3"], metavar="LAYER",
                    help="VGG16 taps for the feature distance to HR (none: skip it)")
     p.add_argument("--vgg", default="", help="VGG16 weights (default $GLUON_SR_VGG16, else the "
@@ -233,7 +235,7 @@ def main(argv=None):
             outputs.update({m: upscale(lr) for m, upscale in upscalers.items()})
             figure = os.path.join(args.figures, f"compare_{set_name}_{name}_x{args.scale}.png")
             comparison_figure(figure, f"{set_name} / {name}, x{args.scale}", hr, lr, outputs,
-                              args.scale)
+                              args.scale, flat=args.figure_flat)
             print(f"wrote {figure}")
     print_table(results)
     atomic_write_json(args.out, results)
