@@ -57,17 +57,15 @@ def mxnet_sgemm_gflops(n=2048, repeat=5):
 def mxnet_inference(names, repeat):
     import mxnet as mx
 
-    from gluon_sr.infer.loader import PRECISIONS, load_for_inference
+    from gluon_sr.infer.loader import load_for_inference
     from gluon_sr.model_store import load_model
 
     results = {}
     for name in names:
         _, meta = load_model(name)
-        scale = meta["config"].get("scale", 1)
-        x_np = test_input(scale)
+        x_np, out_mp = test_input(meta)
         x = mx.nd.array(x_np)
-        out_mp = x.shape[2] * x.shape[3] * scale ** 2 / 1e6
-        paths, unavailable = {}, {}
+        paths, unavailable, auto_choice = {}, {}, None
         # Reference rows: the plain Gluon network, not hybridized and hybridized.
         for path in ("imperative", "hybridized"):
             net, _ = load_model(name)
@@ -75,23 +73,27 @@ def mxnet_inference(names, repeat):
                 net.hybridize(static_alloc=True, static_shape=True)
             seconds = median_seconds(lambda: net(x).wait_to_read(), repeat)
             paths["mxnet_" + path] = 1000 * seconds / out_mp
-        # What infer.py runs for each --precision (fp32 = the oneDNN-fused graph).
-        for precision in PRECISIONS:
-            key = "mxnet_" + ("fused" if precision == "fp32" else precision)
+        # What infer.py runs for each --backend / --precision (mxnet fp32 = the oneDNN-fused
+        # graph), and what --backend auto picks.
+        for backend, precision in (("mxnet", "fp32"), ("mxnet", "bf16"), ("mxnet", "int8"),
+                                   ("openvino", "fp32"), ("openvino", "bf16"), ("auto", "auto")):
+            key = f"{backend}_{'fused' if (backend, precision) == ('mxnet', 'fp32') else precision}"
             try:
-                model = load_for_inference(name, "mxnet", precision)
-            except GluonSRError as e:
+                model = load_for_inference(name, backend, precision)
+            except (GluonSRError, ImportError) as e:
                 unavailable[key] = str(e)
                 continue
             seconds = median_seconds(lambda: model.forward(x_np), repeat)
             paths[key] = 1000 * seconds / out_mp
+            if backend == "auto":
+                auto_choice = model.note
         net, _ = load_model(name)
         net.hybridize()
         net(x[:, :, :8, :8])
         flops = _conv_flops(net, x.shape)
         results[name] = {"input": list(x.shape[2:]), "output_mp": out_mp,
                          "conv_gflop": flops / 1e9, "ms_per_mp": paths,
-                         "unavailable": unavailable}
+                         "unavailable": unavailable, "auto_choice": auto_choice}
     return results
 
 
@@ -136,7 +138,7 @@ def model_arrays(name, vgg_weights, folder):
     np.savez(os.path.join(folder, name + ".npz"), *arrays)
     with open(os.path.join(folder, name + ".json"), "w") as f:
         json.dump(meta, f)
-    x = test_input(meta["config"].get("scale", 1))[:, :, :32, :40]
+    x = test_input(meta)[0][:, :, :32, :40]
     net.hybridize()
     np.savez(os.path.join(folder, name + ".check.npz"), input=x,
              output=net(mx.nd.array(x)).asnumpy())
@@ -196,7 +198,7 @@ def run(names, repeat, reference_python, vgg_weights):
                 export_onnx(net, meta, os.path.join(folder, name + ".onnx"))
                 model_arrays(name, vgg_weights, folder)
             ort = _run_worker(reference_python, "onnxruntime", folder, names, repeat)
-            torch = _run_worker(reference_python, "torch", folder, sr_names, repeat)
+            torch = _run_worker(reference_python, "torch", folder, names, repeat)
         report["onnxruntime"], report["torch"] = ort["version"], torch["version"]
         report["sgemm_gflops"]["torch"] = torch["sgemm_gflops"]
         for name in names:
@@ -205,6 +207,7 @@ def run(names, repeat, reference_python, vgg_weights):
             ref = torch["models"].get(name, {})
             if "ms_per_mp" in ref:
                 paths["torch_eager"] = ref["ms_per_mp"]
+                paths["torch_bf16_channels_last"] = ref["bf16_channels_last_ms_per_mp"]
                 report["inference"][name]["torch_max_abs_diff"] = ref["max_abs_diff_vs_mxnet"]
             if name in report["training"] and "train_samples_per_s" in ref:
                 t = report["training"][name]
@@ -219,6 +222,11 @@ def run(names, repeat, reference_python, vgg_weights):
                                           / (v / 1000) for k, v in paths.items()}
         if "torch_eager" in paths:
             record["best_mxnet_speedup_vs_torch"] = paths["torch_eager"] / paths[best]
+        if "auto_auto" in paths:
+            # How much faster the default path (infer.py's --backend/--precision auto) is
+            # than each other path, in this one run: > 1 means the default wins.
+            record["default_speedup_vs"] = {k: v / paths["auto_auto"] for k, v in paths.items()
+                                            if k != "auto_auto"}
     return report
 
 
@@ -233,6 +241,9 @@ def print_report(report):
         if "best_mxnet_speedup_vs_torch" in record:
             print(f"  best MXNet path ({record['best_mxnet_path']}) vs PyTorch eager: "
                   f"{record['best_mxnet_speedup_vs_torch']:.2f}x")
+        if record.get("default_speedup_vs"):
+            print(f"  default path ({record['auto_choice']}) vs each: " + ", ".join(
+                f"{k} {v:.2f}x" for k, v in sorted(record["default_speedup_vs"].items())))
     for name, t in report["training"].items():
         line = f"\ntraining step {name} (batch {t['batch']}, {t['lr_patch']} px LR, {t['loss']}): " \
                f"MXNet {t['mxnet_samples_per_s']:.1f} samples/s"

@@ -4,7 +4,8 @@ import time
 
 import numpy as np
 
-OUTPUT_SIDE = 1024        # inference output of about 1 MP
+OUTPUT_SIDE = 1024        # SR inference output of about 1 MP
+STYLE_SIDE = 512          # style networks: a 512x512 photo
 TRAIN_BATCH, TRAIN_PATCH = 16, 48   # the shipped models' training step (LR patch side)
 
 
@@ -19,9 +20,12 @@ def median_seconds(fn, repeat, warmup=2):
     return float(np.median(times))
 
 
-def test_input(scale, seed=0):
-    side = OUTPUT_SIDE // scale
-    return np.random.default_rng(seed).uniform(0, 1, (1, 3, side, side)).astype(np.float32)
+def test_input(meta, seed=0):
+    """The bench input of a model (by its description) and its output megapixels."""
+    scale = meta["config"].get("scale", 1) if meta.get("task", "sr") == "sr" else 1
+    side = OUTPUT_SIDE // scale if meta.get("task", "sr") == "sr" else STYLE_SIDE
+    x = np.random.default_rng(seed).uniform(0, 1, (1, 3, side, side)).astype(np.float32)
+    return x, (side * scale) ** 2 / 1e6
 
 
 def train_batch(scale, seed=1):

@@ -59,6 +59,65 @@ class EDSR(nn.Module):
         return depth_to_space(self.tail(feat), self.scale) + 0.5
 
 
+class ReflectConv(nn.Module):
+    """Reflection padding + conv (+ instance norm + ReLU), as gluon_sr's ReflectConv."""
+
+    def __init__(self, cin, cout, kernel, stride=1, norm=True, relu=True):
+        super().__init__()
+        self.pad = nn.ReflectionPad2d(kernel // 2)
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, bias=not norm)
+        self.norm = nn.InstanceNorm2d(cout, affine=True) if norm else None
+        self.relu = relu
+
+    def forward(self, x):
+        x = self.conv(self.pad(x))
+        if self.norm is not None:
+            x = self.norm(x)
+        return torch.relu(x) if self.relu else x
+
+
+class StyleBlock(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = ReflectConv(channels, channels, 3)
+        self.conv2 = ReflectConv(channels, channels, 3, relu=False)
+
+    def forward(self, x):
+        return x + self.conv2(self.conv1(x))
+
+
+class TransformNet(nn.Module):
+    """gluon_sr.archs TransformNet (Johnson et al.; pytorch/examples' TransformerNet has the
+    same layers) with the resize upsampler and tanh output."""
+
+    def __init__(self, config):
+        super().__init__()
+        c = config
+        if (c["norm"], c["upsampler"], c["output"]) != ("instance", "resize", "tanh"):
+            raise NotImplementedError(f"no PyTorch reference for {c}")
+        w = c["channels"]
+        self.head = nn.Sequential(ReflectConv(3, w, 9), ReflectConv(w, 2 * w, 3, 2),
+                                  ReflectConv(2 * w, 4 * w, 3, 2))
+        self.body = nn.Sequential(*[StyleBlock(4 * w) for _ in range(c["num_blocks"])])
+        self.up1, self.up2 = ReflectConv(4 * w, 2 * w, 3), ReflectConv(2 * w, w, 3)
+        self.tail = ReflectConv(w, 3, 9, norm=False, relu=False)
+
+    def forward(self, x):
+        x = self.body(self.head((x - 0.5) * 2))
+        x = self.up1(nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
+        x = self.up2(nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
+        return (torch.tanh(self.tail(x)) + 1) * 0.5
+
+
+def reference_net(meta):
+    """The PyTorch twin of a gluon-sr network described by `meta` (NotImplementedError if none)."""
+    return {"edsr": EDSR, "transform_net": TransformNet}.get(meta["arch"], _none)(meta["config"])
+
+
+def _none(config):
+    raise NotImplementedError("no PyTorch reference for this architecture")
+
+
 class VGGFeatures(nn.Module):
     """VGG16 up to one tap, with the caffe weights' own input preprocessing."""
 
