@@ -8,6 +8,10 @@ class GluonSRError(Exception):
     """A problem with the user's input (file, flag, params) that deserves a plain message."""
 
 
+class ImageTooLarge(GluonSRError):
+    """An input refused for its size (from its header, before decoding)."""
+
+
 def run_cli(main):
     """Run `main()`; user errors become `error: ...` on stderr and exit 2, never a traceback.
 

@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.errors import GluonSRError, ImageTooLarge
 from gluon_sr.utils.fileio import atomic_path
 
 # We check sizes ourselves (with a clear message) instead of PIL's DecompressionBombError.
@@ -62,13 +62,13 @@ def _open_pil(path, max_pixels=MAX_INPUT_PIXELS, check_size=None):
         raise GluonSRError(f"{path}: cannot decode image ({type(e).__name__}: {e})")
     w, h = im.size
     if w * h > max_pixels:
-        raise GluonSRError(f"{path}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; "
-                           f"limit {max_pixels / 1e6:.0f} MP, --max-pixels to change)")
+        raise ImageTooLarge(f"{path}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; "
+                            f"limit {max_pixels / 1e6:.0f} MP, --max-pixels to change)")
     if check_size is not None:
         try:
             check_size(w, h)
         except GluonSRError as e:
-            raise GluonSRError(f"{path}: {e}")
+            raise ImageTooLarge(f"{path}: {e}")
     return im
 
 
