@@ -125,3 +125,19 @@ def test_flattest_crop_is_a_mid_grey_fill():
     img[40:, 60:] = 0                                                    # black corner
     top, left, size = detail_crop(img, 16, flattest=True)
     assert left >= 30 and not (top + size > 40 and left + size > 60)
+
+
+def test_deployment_records_the_psnr_change_against_the_reference():
+    from gluon_sr.evaluation.records import record_deployment
+    from gluon_sr.utils.errors import GluonSRError
+
+    results = {"scale": 4, "protocol": "p", "sets": {
+        "Set5": {"m (mxnet int8)": {"mean": {"psnr": 30.95}}},
+        "Set14": {"m (mxnet int8)": {"mean": {"psnr": 27.90}}}}}
+    meta = {"metrics": {"benchmarks": {"Set5_x4": {"psnr": 30.99}, "Set14_x4": {"psnr": 27.88}}}}
+    record_deployment(meta, results, "m (mxnet int8)", "mxnet_int8", "m.json")
+    entry = meta["deployment"]["mxnet_int8"]
+    assert entry["psnr_change_db"] == {"Set5": -0.04, "Set14": 0.02}
+    assert entry["max_psnr_change_db"] == 0.04
+    with pytest.raises(GluonSRError, match="no MXNet fp32 numbers"):
+        record_deployment({}, results, "m (mxnet int8)", "mxnet_int8", "m.json")

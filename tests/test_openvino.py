@@ -96,3 +96,11 @@ def test_auto_falls_back_to_mxnet_without_openvino(tmp_path, monkeypatch):
                                "auto", "auto")
     assert (model.backend, model.precision) == ("mxnet", "fp32")
     assert "not installed" in model.note
+
+
+def test_reduced_precisions_are_candidates_only_with_a_recorded_small_psnr_change():
+    meta = {"deployment": {"mxnet_int8": {"max_psnr_change_db": 0.04}}}
+    assert ("mxnet", "int8") in auto.candidates(meta)
+    meta["deployment"]["mxnet_int8"]["max_psnr_change_db"] = 0.06
+    assert ("mxnet", "int8") not in auto.candidates(meta)
+    assert ("mxnet", "int8") not in auto.candidates({})

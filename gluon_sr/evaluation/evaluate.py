@@ -22,6 +22,7 @@ from gluon_sr.utils.imageio import list_images, read_image, to_uint8
 from gluon_sr.utils.imresize import imresize
 from gluon_sr.evaluation.figures import comparison_figure
 from gluon_sr.evaluation.metrics import score
+from gluon_sr.evaluation.records import record_benchmarks, record_deployment
 
 # Published Y-channel PSNR / SSIM, quoted (not measured here). Bicubic, SRCNN and FSRCNN as
 # tabulated in the LapSRN paper (Lai et al. 2017).
@@ -166,9 +167,9 @@ def main(argv=None):
     from gluon_sr.model_store import models_where, resolve
 
     args = parse_args(argv)
-    if args.write_metrics and (args.precision, args.backend) != ("fp32", "mxnet"):
-        raise GluonSRError("--write-metrics records MXNet fp32 numbers; drop --precision and "
-                           "--backend")
+    reference = (args.precision, args.backend) == ("fp32", "mxnet")
+    if args.write_metrics and "auto" in (args.precision, args.backend):
+        raise GluonSRError("--write-metrics records one backend and precision; name them")
     names = args.models
     if names is None:
         names = models_where(lambda m: m.get("task", "sr") == "sr"
@@ -179,10 +180,8 @@ def main(argv=None):
         model = load_for_inference(name, args.backend, args.precision)
         if model.task != "sr" or model.scale != args.scale:
             raise GluonSRError(f"model {name} is not an x{args.scale} SR model")
-        if args.backend == "mxnet":
-            sidecars[name] = resolve(name)[0]
-        row = name if (args.precision, args.backend) == ("fp32", "mxnet") else \
-            f"{name} ({args.backend} {args.precision})"
+        row = name if reference else f"{name} ({args.backend} {args.precision})"
+        sidecars[name] = (resolve(name)[0], row)
         upscalers[row] = uint8_upscaler(Upscaler(None, model=model))
         if args.self_ensemble:
             upscalers[row + "+"] = uint8_upscaler(Upscaler(None, model=model, self_ensemble=True))
@@ -241,16 +240,13 @@ def main(argv=None):
     atomic_write_json(args.out, results)
     print(f"wrote {args.out}")
     if args.write_metrics:
-        for name, path in sidecars.items():
+        for name, (path, row) in sidecars.items():
             with open(path) as f:
                 meta = json.load(f)
-            bench = meta.setdefault("metrics", {}).setdefault("benchmarks", {})
-            for set_name, rows in results["sets"].items():
-                bench[f"{set_name}_x{args.scale}"] = {
-                    **{k: round(v, 4) if k in ("psnr", "ssim") else round(v, 1)
-                       for k, v in rows[name]["mean"].items() if v is not None},
-                    "bicubic_psnr": round(rows["bicubic"]["mean"]["psnr"], 4)}
-            meta["metrics"]["benchmark_protocol"] = results["protocol"]
+            if reference:
+                record_benchmarks(meta, results, row)
+            else:
+                record_deployment(meta, results, row, f"{args.backend}_{args.precision}", path)
             atomic_write_json(path, meta)
             print(f"updated {path}")
     return 0

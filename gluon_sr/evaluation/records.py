@@ -1,0 +1,30 @@
+"""What `evaluate --write-metrics` records in a model's sidecar: the reference (MXNet fp32)
+benchmark numbers, or the PSNR change of another backend / precision against them."""
+from gluon_sr.utils.errors import GluonSRError
+
+
+def record_benchmarks(meta, results, row):
+    """The reference (MXNet fp32) numbers, into the sidecar's metrics."""
+    bench = meta.setdefault("metrics", {}).setdefault("benchmarks", {})
+    for set_name, rows in results["sets"].items():
+        bench[f"{set_name}_x{results['scale']}"] = {
+            **{k: round(v, 4) if k in ("psnr", "ssim") else round(v, 1)
+               for k, v in rows[row]["mean"].items() if v is not None},
+            "bicubic_psnr": round(rows["bicubic"]["mean"]["psnr"], 4)}
+    meta["metrics"]["benchmark_protocol"] = results["protocol"]
+
+
+def record_deployment(meta, results, row, path_name, sidecar):
+    """The PSNR change of another backend / precision against the recorded reference, into the
+    sidecar's "deployment" (what --backend auto reads before it offers that path)."""
+    recorded = meta.get("metrics", {}).get("benchmarks", {})
+    change = {}
+    for set_name, rows in results["sets"].items():
+        key = f"{set_name}_x{results['scale']}"
+        if key not in recorded:
+            raise GluonSRError(f"{sidecar}: no MXNet fp32 numbers for {key} to compare with; "
+                               "run evaluate --write-metrics without --backend first")
+        change[set_name] = round(rows[row]["mean"]["psnr"] - recorded[key]["psnr"], 4)
+    meta.setdefault("deployment", {})[path_name] = {
+        "psnr_change_db": change, "max_psnr_change_db": max(abs(v) for v in change.values()),
+        "protocol": results["protocol"]}
