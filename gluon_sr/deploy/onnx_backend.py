@@ -7,7 +7,6 @@ code with the MXNet path. Nothing here imports mxnet.
 """
 import json
 import os
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -67,16 +66,8 @@ class OnnxModel:
             raise GluonSRError(f"{path}: has no gluon-sr description; export it with "
                                "python -m gluon_sr.deploy.export")
         self.meta = parse_description(described, path)
-        self.config = SimpleNamespace(**self.meta["config"])
         self.path = path
         self._input = self.session.get_inputs()[0].name
-
-    @property
-    def align(self):
-        return self.meta.get("align", 1)
-
-    def receptive_radius(self):
-        return self.meta["receptive_radius"]
 
     def run_numpy(self, nchw):
         """(N, 3, H, W) float32 -> the network's output as a numpy array."""

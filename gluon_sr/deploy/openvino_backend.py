@@ -68,13 +68,6 @@ class OpenVinoModel:
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_PRECISION_HINT": PRECISIONS[precision]})
 
-    @property
-    def align(self):
-        return self.meta.get("align", 1)
-
-    def receptive_radius(self):
-        return self.meta["receptive_radius"]
-
     def run_numpy(self, nchw):
         """(N, 3, H, W) float32 -> the network's output as a numpy array."""
         return self.compiled(np.ascontiguousarray(nchw, np.float32))[0]

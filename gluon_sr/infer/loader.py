@@ -113,8 +113,7 @@ def load_for_inference(name, backend="mxnet", precision="fp32", ctx=None):
         from gluon_sr.deploy.onnx_backend import OnnxModel
 
         model = OnnxModel(name)
-        return InferenceModel(name, model.meta, model.run_numpy, model.receptive_radius(),
-                              model.align, backend, precision)
+        return _exported(name, model, backend, precision)
     if backend == "openvino":
         return _load_openvino(name, precision, exported, ctx)
     return _load_mxnet(name, precision, ctx)
@@ -145,8 +144,13 @@ def _load_openvino(name, precision, exported, ctx):
         def reload_gluon():              # exact tiling of style networks runs on MXNet
             return load_model(name, ctx=ctx)[0]
     model = OpenVinoModel(path, precision)
-    return InferenceModel(name, model.meta, model.run_numpy, model.receptive_radius(),
-                          model.align, "openvino", precision, reload_gluon)
+    return _exported(name, model, "openvino", precision, reload_gluon)
+
+
+def _exported(name, model, backend, precision, reload_gluon=None):
+    """An InferenceModel of an exported network (its description rides in the ONNX file)."""
+    return InferenceModel(name, model.meta, model.run_numpy, model.meta["receptive_radius"],
+                          model.meta.get("align", 1), backend, precision, reload_gluon)
 
 
 def _load_mxnet(name, precision, ctx):
