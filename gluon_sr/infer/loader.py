@@ -66,9 +66,6 @@ class InferenceModel:
             self._gluon = self._reload_gluon()
         return self._gluon
 
-    def describe(self):
-        return f"{self.name} ({self.backend}, {self.precision})"
-
     @classmethod
     def from_gluon(cls, net, meta=None, ctx=None, name="network"):
         """A Gluon network in memory (one being trained, say), run as it is."""
