@@ -24,6 +24,9 @@ def setup_logging(level=logging.INFO):
         handler.setFormatter(_Formatter())
         root.addHandler(handler)
     root.setLevel(level)
+    # Libraries that call logging.basicConfig (MXNet's quantisation does) would print every
+    # message a second time through the root logger.
+    root.propagate = False
     return root
 
 
