@@ -89,6 +89,16 @@ def test_onnx_side_imports_without_mxnet():
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
+def test_reference_worker_side_imports_without_mxnet():
+    """The bench's PyTorch / ONNX Runtime workers run where MXNet cannot be imported."""
+    code = ("import sys; sys.modules['mxnet'] = None\n"
+            "import gluon_sr.bench.workers, gluon_sr.bench.speed, gluon_sr.vgg_spec\n"
+            "print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": REPO})
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
 def test_modules_stay_small_or_say_why():
     """One concept a module: past ~300 lines its docstring must say why it is one file."""
     for root, _, files in os.walk(PACKAGE):

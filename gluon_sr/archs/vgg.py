@@ -12,7 +12,7 @@ from mxnet import gluon, nd
 from mxnet.gluon import nn
 
 from gluon_sr.utils.errors import GluonSRError, describe
-from .vgg_spec import BLOCKS, CONVENTIONS, TAPS
+from gluon_sr.vgg_spec import BLOCKS, CONVENTIONS, TAPS
 
 ENV_WEIGHTS = "GLUON_SR_VGG16"
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gluon_sr.archs.vgg_spec import BLOCKS, CONVENTIONS, TAPS
+from gluon_sr.vgg_spec import BLOCKS, CONVENTIONS, TAPS
 
 
 def depth_to_space(x, block):

@@ -1,5 +1,6 @@
 """VGG16 layout, tap names and input conventions: plain data, shared by the MXNet loss
-net (vgg.py) and the PyTorch reference (torch_reference.py)."""
+net (archs/vgg.py) and the PyTorch reference (bench/torch_reference.py). It stands outside
+archs/ because importing that package imports MXNet, which the PyTorch process cannot load."""
 
 # Output index (in vgg16().features) of each named ReLU tap.
 TAPS = {"relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8, "relu3_1": 11, "relu3_2": 13,
