@@ -41,7 +41,9 @@ def torch_worker(folder, names, repeat):
             diff = float(np.abs(net(torch.from_numpy(check["input"])).numpy()
                                 - check["output"]).max())
             seconds = median_seconds(lambda: net(x), repeat)
-            # What a PyTorch user would pick for speed: bf16 autocast, channels-last memory.
+        # What a PyTorch user would pick for speed: bf16 autocast, channels-last memory (under
+        # no_grad: inference-mode tensors could not be trained on afterwards).
+        with torch.no_grad():
             fast = net.to(memory_format=torch.channels_last)
             x_cl = x.contiguous(memory_format=torch.channels_last)
 
