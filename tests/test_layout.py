@@ -76,27 +76,27 @@ def test_the_training_loop_knows_no_task():
     assert not {m for m in imported if m.endswith("_task") or m.endswith(".tasks")}, imported
 
 
-def test_onnx_side_imports_without_mxnet():
-    """What infer.py --backend onnxruntime loads must import with MXNet unavailable."""
-    code = ("import sys; sys.modules['mxnet'] = None\n"
-            "import gluon_sr.deploy.onnx_backend, gluon_sr.infer.loader, gluon_sr.infer.upscale,"
-            " gluon_sr.infer.stylize, gluon_sr.infer.outputs, gluon_sr.utils.imageio\n"
-            "import infer\n"
-            "infer.parse_args(['x.png', '--backend', 'onnxruntime'])\n"
-            "print('ok')")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+def assert_runs_without_mxnet(code):
+    """`code` runs in a fresh interpreter in which importing MXNet fails."""
+    proc = subprocess.run([sys.executable, "-c", "import sys; sys.modules['mxnet'] = None\n"
+                           + code + "\nprint('ok')"], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": REPO})
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_onnx_side_imports_without_mxnet():
+    """What infer.py --backend onnxruntime loads must import with MXNet unavailable."""
+    assert_runs_without_mxnet(
+        "import gluon_sr.deploy.onnx_backend, gluon_sr.infer.loader, gluon_sr.infer.upscale,"
+        " gluon_sr.infer.stylize, gluon_sr.infer.outputs, gluon_sr.utils.imageio\n"
+        "import infer\n"
+        "infer.parse_args(['x.png', '--backend', 'onnxruntime'])")
 
 
 def test_reference_worker_side_imports_without_mxnet():
     """The bench's PyTorch / ONNX Runtime workers run where MXNet cannot be imported."""
-    code = ("import sys; sys.modules['mxnet'] = None\n"
-            "import gluon_sr.bench.workers, gluon_sr.bench.speed, gluon_sr.vgg_spec\n"
-            "print('ok')")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": REPO})
-    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+    assert_runs_without_mxnet("import gluon_sr.bench.workers, gluon_sr.bench.speed, "
+                              "gluon_sr.vgg_spec")
 
 
 def test_modules_stay_small_or_say_why():
