@@ -17,7 +17,7 @@ from gluon_sr.utils.errors import ArgumentParser, GluonSRError, one_line, run_cl
 # The options of each mode; one given where it does not apply is an error that names it.
 MODES = {
     "upscale": ("upscaling", {"model", "tile", "hist_match", "self_ensemble", "precision",
-                              "backend", "denoise"}),
+                              "backend", "denoise", "interp"}),
     "style": ("stylising with --style", {"style", "tile", "precision", "backend", "size",
                                          "preserve_color", "strength"}),
     "gatys": ("optimising with --optimize", {"optimize", "style_image", "iters", "optimizer",
@@ -76,6 +76,10 @@ def build_parser():
     p.add_argument("--denoise", choices=("auto", "0", "1"), default=None,
                    help="with an anime model (sr_x2_anime): the model of its family for the "
                    "input's JPEG noise; auto reads the JPEG quality of each input")
+    p.add_argument("--interp", type=_unit_float, default=None, metavar="ALPHA",
+                   help="GAN models: blend the weights, ALPHA x the model + (1 - ALPHA) x the "
+                        "fidelity model it was fine-tuned from (ESRGAN); 0 = sharpest "
+                        "fidelity, 1 = most texture")
     p.add_argument("--gpu", type=_int_at_least(0), default=None, help="GPU id (default: CPU)")
     p.add_argument("--max-pixels", type=_int_at_least(1), default=MAX_INPUT_PIXELS,
                    help="refuse larger inputs, from the file header, before decoding "
@@ -153,10 +157,13 @@ def make_processor(args, mode):
         options = dict(backend=args.backend, precision=args.precision, ctx=ctx, tile=args.tile,
                        hist_match=args.hist_match, self_ensemble=args.self_ensemble)
         if args.denoise:
+            if args.interp is not None:
+                raise GluonSRError("--interp and --denoise do not combine (the denoising "
+                                   "models have no GAN parent)")
             from gluon_sr.infer.denoise import DenoisingUpscaler
 
             return DenoisingUpscaler(args.model, args.denoise, **options)
-        return Upscaler(args.model, **options)
+        return Upscaler(args.model, interp=args.interp, **options)
     if mode == "style":
         from gluon_sr.infer.stylize import Stylizer
 

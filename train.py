@@ -24,7 +24,7 @@ def build_parser():
     p.add_argument("--config", default=None, help="recipe file (JSON; see configs/)")
     p.add_argument("--stage", type=int, default=None,
                    help="run only this stage (1-based) of a multi-stage recipe")
-    p.add_argument("--task", choices=("sr", "style"))
+    p.add_argument("--task", choices=("sr", "style", "gan", "adain"))
     p.add_argument("--name", help="model name: OUT_DIR/NAME.params + NAME.json")
     p.add_argument("--shards", help="folder written by data_prep/build.py")
     g = p.add_argument_group("network")
@@ -49,6 +49,8 @@ def build_parser():
     g.add_argument("--pixel-loss", choices=("l1", "l2"), dest="pixel_kind")
     g.add_argument("--tv-weight", type=float)
     g.add_argument("--tv-loss", choices=("l1", "l2"), dest="tv_kind")
+    g.add_argument("--grid-weight", type=float,
+                   help="SR: penalise a dotted grid at the scale's period (losses.periodic_loss)")
     g.add_argument("--vgg", help="VGG16 weights file (default $GLUON_SR_VGG16)")
     g.add_argument("--no-shard-features", action="store_false", dest="use_shard_features",
                    help="ignore VGG targets stored in the shards")
@@ -62,6 +64,20 @@ def build_parser():
                    help="resize the style image's shorter side to this (0 = as it is)")
     g.add_argument("--style-weight", type=float, help="against --content-weight")
     g.add_argument("--style-layers", nargs="+")
+    g = p.add_argument_group("arbitrary style, AdaIN (--task adain; also --content, "
+                             "--image-size, --style-weight)")
+    g.add_argument("--styles", help="folder of training paintings")
+    g.add_argument("--load-size", type=int, help="shorter side before the random crop")
+    g.add_argument("--val-style-dir", help="held-out paintings for validation previews")
+    g = p.add_argument_group("adversarial fine-tuning (--task gan; with --init MODEL)")
+    g.add_argument("--disc", choices=("patchgan", "multiscale_patchgan"))
+    g.add_argument("--gan-loss", choices=("vanilla", "lsgan", "hinge", "ragan"), dest="gan_kind")
+    g.add_argument("--gan-weight", type=float)
+    g.add_argument("--fm-weight", type=float, help="pix2pixHD feature matching")
+    g.add_argument("--d-lr", type=float, help="discriminator learning rate")
+    g.add_argument("--d-warmup", type=int, help="first steps train the discriminator only")
+    g.add_argument("--ema-decay", type=float, help="EMA of the generator (0 = off)")
+    g.add_argument("--patch", type=int, help="HR patch cropped from each shard sample")
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int)
     g.add_argument("--batch-size", type=int, help="global batch (all devices)")

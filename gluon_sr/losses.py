@@ -55,3 +55,20 @@ def tv_loss(F, img, kind="l1"):
     else:
         dy, dx = F.square(dy), F.square(dx)
     return F.mean(dy, axis=(1, 2, 3)) + F.mean(dx, axis=(1, 2, 3))
+
+
+def periodic_loss(F, pred, target, period):
+    """Squared error of the per-phase means of fine detail (the image minus its 3x3 mean):
+    for each of the period x period output phases, the mean over the image of the detail at
+    that phase, compared with the target's. A sub-pixel upsampler gives each phase its own
+    filter, and a feature loss can drive them apart into a dotted grid of exactly this period
+    (docs/gan.md); in the target these means are ~0. NDArray only (the shapes are read)."""
+    def phase_means(x):
+        detail = x - F.Pooling(x, kernel=(3, 3), pad=(1, 1), stride=(1, 1), pool_type="avg",
+                               count_include_pad=False)
+        n, c, h, w = detail.shape
+        h, w = h - h % period, w - w % period
+        detail = F.slice(detail, begin=(None, None, 0, 0), end=(None, None, h, w))
+        return F.mean(F.reshape(detail, (n, c, h // period, period, w // period, period)),
+                      axis=(2, 4))
+    return F.mean(F.square(phase_means(pred) - phase_means(target)), axis=(1, 2, 3))

@@ -132,3 +132,25 @@ def load_model(name_or_path, ctx=None, params_dir=PARAMS_DIR):
         raise GluonSRError(f"{params_path}: corrupt or does not match {os.path.basename(json_path)}"
                            f" ({detail})")
     return net, meta
+
+
+def interpolated_model(name_or_path, alpha, ctx=None, params_dir=PARAMS_DIR):
+    """ESRGAN's network interpolation: a net with weights (1 - alpha) * parent + alpha * model,
+    where the parent is the fidelity model a GAN model was fine-tuned from (its sidecar's
+    "parent"). alpha 0 is the parent, 1 the model itself. Returns (net, meta)."""
+    if not 0 <= alpha <= 1:
+        raise GluonSRError(f"--interp {alpha}: must be between 0 and 1")
+    net, meta = load_model(name_or_path, ctx, params_dir)
+    parent = meta.get("parent")
+    if not parent:
+        raise GluonSRError(f"{name_or_path}: records no parent model to interpolate with "
+                           "(GAN fine-tuned models do)")
+    base, base_meta = load_model(parent, ctx, params_dir)
+    if (base_meta["arch"], base_meta["config"]) != (meta["arch"], meta["config"]):
+        raise GluonSRError(f"{name_or_path}: its parent {parent} has another architecture")
+    # Structural names ("body.0.conv1.weight"): the two nets' parameter prefixes differ.
+    base_params = base._collect_params_with_prefix()
+    for key, param in net._collect_params_with_prefix().items():
+        blended = (1 - alpha) * base_params[key].data() + alpha * param.data()
+        param.set_data(blended)
+    return net, {**meta, "interpolation": {"alpha": alpha, "parent": parent}}

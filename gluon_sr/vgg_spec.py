@@ -6,6 +6,9 @@ archs/ because importing that package imports MXNet, which the PyTorch process c
 TAPS = {"relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8, "relu3_1": 11, "relu3_2": 13,
         "relu3_3": 15, "relu4_1": 18, "relu4_2": 20, "relu4_3": 22, "relu5_1": 25,
         "relu5_2": 27, "relu5_3": 29}
+# The convolution outputs before those ReLUs ("conv5_3"): ESRGAN found pre-activation features
+# a better perceptual target, since deep ReLU outputs are sparse and lose brightness cues.
+TAPS.update({"conv" + name[4:]: index - 1 for name, index in list(TAPS.items())})
 BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 
 # How input in 0..1 RGB becomes what each set of weights was trained on.

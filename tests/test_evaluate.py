@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import save_png
+from PIL import Image
 from gluon_sr.evaluation import evaluate
 from gluon_sr.evaluation.figures import detail_crop
 from gluon_sr.archs import get_model
@@ -141,3 +142,34 @@ def test_deployment_records_the_psnr_change_against_the_reference():
     assert entry["max_psnr_change_db"] == 0.04
     with pytest.raises(GluonSRError, match="no MXNet fp32 numbers"):
         record_deployment({}, results, "m (mxnet int8)", "mxnet_int8", "m.json")
+
+
+def test_lpips_and_niqe_columns_with_hr_as_the_niqe_reference(tmp_path, capsys):
+    from conftest import SHARED
+    from gluon_sr.evaluation.niqe import NIQE
+
+    lpips_file = os.path.join(SHARED, "weights", "lpips_alexnet_v0.1.npz")
+    niqe_file = os.path.join(SHARED, "weights", "niqe_pris_params.npz")
+    if not (os.path.exists(lpips_file) and os.path.exists(niqe_file)):
+        pytest.skip("LPIPS / NIQE parameter files not found (../shared is absent)")
+    (tmp_path / "bench" / "Big").mkdir(parents=True)
+    save_png(tmp_path / "bench" / "Big" / "im0.png", h=104, w=120, seed=3)
+    net = get_model("edsr", scale=2, channels=4, num_blocks=1)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 4, 4)))
+    json_path = save_model(net, str(tmp_path / "m"), "tiny", {"task": "sr"})
+    out = tmp_path / "eval.json"
+    assert evaluate.main(["--scale", "2", "--bench", str(tmp_path / "bench"), "--sets", "Big",
+                          "--models", json_path, "--out", str(out), "--write-metrics",
+                          "--lpips", "--lpips-weights", lpips_file, "--niqe", "--niqe-params",
+                          niqe_file, "--no-ssim", "--features"]) == 0
+    rows = json.load(open(out))["sets"]["Big"]
+    hr = np.asarray(Image.open(tmp_path / "bench" / "Big" / "im0.png"))
+    assert rows["HR"]["mean"]["niqe"] == pytest.approx(NIQE(niqe_file)(hr, crop=2))
+    for method in ("bicubic", json_path):
+        assert 0 < rows[method]["mean"]["lpips"] < 1 and rows[method]["mean"]["niqe"] > 0
+    recorded = json.load(open(json_path))["metrics"]["benchmarks"]["Big_x2"]
+    assert recorded["lpips"] == round(rows[json_path]["mean"]["lpips"], 4)
+    assert recorded["hr_niqe"] == round(rows["HR"]["mean"]["niqe"], 4)
+    printed = capsys.readouterr().out
+    assert "NIQE" in printed and "LPIPS" in printed

@@ -119,7 +119,7 @@ def test_feature_loss_over_several_layers_is_the_sum_of_each_layers_loss():
     vgg.initialize(mx.init.Xavier())
     out, y = (mx.nd.random.uniform(shape=(2, 3, 16, 16)) for _ in range(2))
     loss_fn = SRLoss(SROptions(shards="s", feat_weight=0.5, feat_layers=("relu1_2", "relu2_2"),
-                               pixel_weight=0.0), vgg)
+                               pixel_weight=0.0), vgg, 2)
     total, parts = loss_fn(out, y, loss_fn.target_features(y))
     (o1, o2), (t1, t2) = vgg(out).values(), vgg(y).values()
     expected = 0.5 * (feature_loss(mx.nd, o1, t1) + feature_loss(mx.nd, o2, t2)).asnumpy()
@@ -214,7 +214,8 @@ def test_tasks_implement_the_task_interface():
 
     wanted = [name for name, member in inspect.getmembers(Task) if inspect.isfunction(member)
               and not name.startswith("_")]
-    assert wanted == ["batches", "losses", "meta", "validate"]
+    assert wanted == ["auxiliary_step", "batches", "checkpoint_files", "example_input",
+                      "final_net", "losses", "meta", "trains_net", "validate"]
     for task in TASKS.values():
         for name in wanted:
             params = list(inspect.signature(getattr(task, name)).parameters)

@@ -1,6 +1,8 @@
 """Network factory: `get_model(name, **config)` builds a net whose config round-trips as JSON."""
 from dataclasses import asdict, fields
 
+from .adain import AdaINDecoder, AdaINDecoderConfig
+from .discriminator import Discriminator, PatchGANConfig
 from .sr_resnet import SRResNet, SRResNetConfig
 from .transform_net import TransformNet, TransformNetConfig
 
@@ -18,6 +20,12 @@ MODELS = {
                                               long_skip=True, num_blocks=12)),
     # Johnson et al. 2016 style transfer network (Table 1) with instance norm.
     "transform_net": (TransformNet, TransformNetConfig, {}),
+    # The AdaIN decoder (Huang & Belongie 2017) for VGG16 relu4_1 features.
+    "adain_decoder": (AdaINDecoder, AdaINDecoderConfig, {}),
+    # Discriminators for GAN fine-tuning: pix2pix's 70x70 PatchGAN with spectral norm, and
+    # pix2pixHD's multi-scale stack of them.
+    "patchgan": (Discriminator, PatchGANConfig, {}),
+    "multiscale_patchgan": (Discriminator, PatchGANConfig, dict(num_d=2)),
 }
 
 

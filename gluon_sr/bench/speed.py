@@ -111,7 +111,7 @@ def mxnet_training_step(name, repeat, vgg_weights):
     net.hybridize(static_alloc=True, static_shape=True)
     vgg, _ = load_loss_vgg(("relu2_2",), weights=vgg_weights)
     vgg.hybridize(static_alloc=True, static_shape=True)
-    loss_fn = SRLoss(SROptions(feat_weight=2e-5, pixel_weight=1.0, pixel_kind="l1"), vgg)
+    loss_fn = SRLoss(SROptions(feat_weight=2e-5, pixel_weight=1.0, pixel_kind="l1"), vgg, scale)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-5})
     x, y = (mx.nd.array(a) for a in train_batch(scale))
 

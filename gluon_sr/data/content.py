@@ -1,4 +1,5 @@
-"""Content photos for style training: folders of photos, or the HR crops of SR shards."""
+"""Content photos for style training: folders of photos, the HR crops of SR shards, or
+photo / painting pairs for arbitrary style (AdaIN)."""
 import hashlib
 import logging
 import os
@@ -22,14 +23,16 @@ def resize_shorter(rgb_uint8, size):
 
 
 class ContentFolderDataset(gluon.data.Dataset):
-    """Content photos held in memory at `size` on the shorter side; random size^2 crops + flips.
+    """Content photos held in memory at `size` on the shorter side; random crop^2 crops (crop
+    defaults to size) + flips.
 
     Crops are drawn from (seed, epoch, index), like ShardDataset's augmentation, so a resumed
     run sees the same data as an uninterrupted one.
     """
 
-    def __init__(self, folders, size=256, seed=0):
+    def __init__(self, folders, size=256, seed=0, crop=None):
         self.size, self.seed, self.epoch = size, seed, 0
+        self.crop = crop or size
         self.images, self.files = [], []
         for path in list_images(folders):
             try:
@@ -48,9 +51,9 @@ class ContentFolderDataset(gluon.data.Dataset):
     def __getitem__(self, index):
         img = self.images[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        y = rng.integers(0, img.shape[0] - self.size + 1)
-        x = rng.integers(0, img.shape[1] - self.size + 1)
-        crop = img[y:y + self.size, x:x + self.size]
+        y = rng.integers(0, img.shape[0] - self.crop + 1)
+        x = rng.integers(0, img.shape[1] - self.crop + 1)
+        crop = img[y:y + self.crop, x:x + self.crop]
         if rng.integers(2):
             crop = crop[:, ::-1]
         return np.ascontiguousarray(crop.transpose(2, 0, 1))
@@ -79,6 +82,32 @@ class HRCrops(gluon.data.Dataset):
 
     def __getitem__(self, index):
         return self.shards[index][1]
+
+
+class PairedCrops:
+    """(photo crop, painting crop) pairs: the i-th photo with a painting drawn from
+    (seed, epoch, i), so a resumed run sees the same pairs. Looks like a ShardDataset to the
+    batch sampler (one "shard")."""
+
+    def __init__(self, photos, paintings, seed):
+        self.photos, self.paintings, self.seed = photos, paintings, seed
+        self.counts, self.offsets = photos.counts, photos.offsets
+
+    @property
+    def epoch(self):
+        return self.photos.epoch
+
+    @epoch.setter
+    def epoch(self, value):
+        self.photos.epoch = self.paintings.epoch = value
+
+    def __len__(self):
+        return len(self.photos)
+
+    def __getitem__(self, index):
+        j = int(np.random.default_rng([self.seed, self.epoch, index, 1]).integers(
+            len(self.paintings)))
+        return self.photos[index], self.paintings[j]
 
 
 def centre_crops(folder, size, max_images):

@@ -21,8 +21,9 @@ from gluon_sr.utils.paths import SHARED_DIR
 from gluon_sr.utils.imageio import list_images, read_image, to_uint8
 from gluon_sr.utils.imresize import imresize
 from gluon_sr.evaluation.figures import comparison_figure
-from gluon_sr.evaluation.metrics import score
+from gluon_sr.evaluation.metrics import periodic_texture, score
 from gluon_sr.evaluation.records import record_benchmarks, record_deployment
+from gluon_sr.evaluation.report import print_table
 
 # Published Y-channel PSNR / SSIM, quoted (not measured here). Bicubic, SRCNN and FSRCNN as
 # tabulated in the LapSRN paper (Lai et al. 2017).
@@ -137,6 +138,13 @@ def parse_args(argv=None):
     p.add_argument("--lpips", action="store_true", help="add LPIPS (AlexNet v0.1; lower is closer)")
     p.add_argument("--lpips-weights", default="", help="lpips_alexnet_v0.1.npz (default "
                    "$GLUON_SR_LPIPS)")
+    p.add_argument("--interp", type=float, nargs="+", default=[], metavar="ALPHA",
+                   help="also rows NAME@ALPHA for models with a parent: the weights blended "
+                        "as infer.py --interp ALPHA does")
+    p.add_argument("--niqe", action="store_true",
+                   help="add NIQE (no reference; lower is more natural), with HR's own as a row")
+    p.add_argument("--niqe-params", default="", help="niqe_pris_params.npz (default "
+                   "$GLUON_SR_NIQE)")
     p.add_argument("--denoise", action="store_true",
                    help="also run each model with --denoise auto (rows NAME+denoise)")
     p.add_argument("--out", default="eval.json", help="JSON with per-image numbers")
@@ -185,6 +193,9 @@ def main(argv=None):
         upscalers[row] = uint8_upscaler(Upscaler(None, model=model))
         if args.self_ensemble:
             upscalers[row + "+"] = uint8_upscaler(Upscaler(None, model=model, self_ensemble=True))
+        for alpha in args.interp if model.meta.get("parent") else ():
+            blended = load_for_inference(name, args.backend, args.precision, interp=alpha)
+            upscalers[f"{row}@{alpha:g}"] = uint8_upscaler(Upscaler(None, model=blended))
         if args.denoise:
             from gluon_sr.infer.denoise import DenoisingUpscaler
 
@@ -216,6 +227,12 @@ def main(argv=None):
 
         lpips = LPIPS(args.lpips_weights or None)
         scorers.append(lambda name, sr, hr: {"lpips": lpips(sr, hr)})
+    niqe = None
+    if args.niqe:
+        from gluon_sr.evaluation.niqe import NIQE
+
+        niqe = NIQE(args.niqe_params or None)
+        scorers.append(lambda name, sr, hr: {"niqe": niqe(sr, crop=args.scale)})
     for set_name in args.sets:
         folder = os.path.join(args.bench, set_name)
         if not os.path.isdir(folder):
@@ -225,6 +242,11 @@ def main(argv=None):
                                            not args.no_ssim, scorers)}
         for name, upscale in upscalers.items():
             rows[name] = evaluate_method(upscale, pairs, args.scale, not args.no_ssim, scorers)
+        rows["HR"] = {"mean": {"grid": float(np.mean([
+            periodic_texture(hr.astype(np.float64) / 255.0, args.scale) for _, hr, _ in pairs]))}}
+        if niqe:
+            rows["HR"]["mean"]["niqe"] = float(np.mean([niqe(hr, crop=args.scale)
+                                                        for _, hr, _ in pairs]))
         results["sets"][set_name] = rows
         if args.figures:
             os.makedirs(args.figures, exist_ok=True)
@@ -250,36 +272,6 @@ def main(argv=None):
             atomic_write_json(path, meta)
             print(f"updated {path}")
     return 0
-
-
-def print_table(results):
-    sets = list(results["sets"])
-    header = f"{'x' + str(results['scale']):<22}" + "".join(f"{s:>18}" for s in sets) + f"{'s/MP':>8}"
-    print(header)
-    print("-" * len(header))
-    methods = list(next(iter(results["sets"].values())))
-    for method in methods:
-        cells = []
-        for s in sets:
-            m = results["sets"][s][method]["mean"]
-            cells.append(f"{m['psnr']:.2f}" + (f" / {m['ssim']:.4f}" if m["ssim"] is not None else ""))
-        speed = np.mean([results["sets"][s][method]["s_per_mp"] for s in sets])
-        print(f"{method:<22}" + "".join(f"{c:>18}" for c in cells) + f"{speed:>8.2f}")
-    for method, row in results["published"].items():
-        cells = [f"{row[s][0]:.2f} / {row[s][1]:.4f}" if s in row else "-" for s in sets]
-        print(f"{method + ' (quoted)':<22}" + "".join(f"{c:>18}" for c in cells))
-    if "lpips" in next(iter(results["sets"].values()))["bicubic"]["mean"]:
-        print("\nLPIPS to HR (lower is closer)")
-        for method in methods:
-            cells = [f"{results['sets'][s][method]['mean']['lpips']:.4f}" for s in sets]
-            print(f"{method:<22}" + "".join(f"{c:>18}" for c in cells))
-    if results.get("feature_distance"):
-        layers = results["feature_distance"]["layers"]
-        print(f"\nVGG16 feature distance to HR ({' / '.join(layers)}; lower is closer)")
-        for method in methods:
-            cells = [" / ".join(f"{results['sets'][s][method]['mean'][layer]:.0f}"
-                                for layer in layers) for s in sets]
-            print(f"{method:<22}" + "".join(f"{c:>18}" for c in cells))
 
 
 if __name__ == "__main__":

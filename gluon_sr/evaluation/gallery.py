@@ -3,8 +3,10 @@
     python -m gluon_sr.evaluation.gallery --content a.jpg b.jpg --out docs/style_gallery.png
 
 Row 0 shows each model's style image, column 0 each content photo, and every other cell the
-photo stylised by that model at --size px (longer side).
+photo stylised by that model at --size px (longer side), titled with its count of bright blobs
+(evaluation/blobs.py) when it has any. Prints the blob counts as JSON.
 """
+import json
 import os
 
 from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
@@ -12,11 +14,13 @@ from gluon_sr.utils.fileio import atomic_path
 
 
 def make_gallery(models, contents, out, size=384, style_dir=None):
+    """Write the grid to `out`; returns {model: {photo file name: number of blobs}}."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from gluon_sr.evaluation.blobs import find_blobs
     from gluon_sr.evaluation.style_bench import style_image_for
     from gluon_sr.infer.loader import load_for_inference
     from gluon_sr.infer.stylize import run_transform, working_copy
@@ -28,13 +32,20 @@ def make_gallery(models, contents, out, size=384, style_dir=None):
                              squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
+    blobs = {}
     for j, name in enumerate(models, start=1):
         model = load_for_inference(name)
         style = read_image(style_image_for(model.meta, style_dir)).rgb
         axes[0, j].imshow(working_copy(style, size))
         axes[0, j].set_title(name, fontsize=9)
-        for i, photo in enumerate(photos, start=1):
-            axes[i, j].imshow(run_transform(model, photo))
+        blobs[name] = {}
+        for i, (path, photo) in enumerate(zip(contents, photos), start=1):
+            stylised = run_transform(model, photo)
+            found = len(find_blobs(photo, stylised))
+            blobs[name][os.path.basename(path)] = found
+            axes[i, j].imshow(stylised)
+            if found:
+                axes[i, j].set_title(f"{found} blob{'s' * (found > 1)}", fontsize=8, color="red")
     for i, (path, photo) in enumerate(zip(contents, photos), start=1):
         axes[i, 0].imshow(photo)
         axes[i, 0].set_title(os.path.basename(path), fontsize=9)
@@ -42,7 +53,7 @@ def make_gallery(models, contents, out, size=384, style_dir=None):
     with atomic_path(out, ".png") as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
-    return out
+    return blobs
 
 
 def main(argv=None):
@@ -60,7 +71,10 @@ def main(argv=None):
     models = args.models
     if not models:
         raise GluonSRError("no style models")
-    print(f"wrote {make_gallery(models, args.content, args.out, args.size, args.style_dir)}")
+    blobs = make_gallery(models, args.content, args.out, args.size, args.style_dir)
+    print(json.dumps({"gallery": args.out, "blobs": blobs,
+                      "images_with_blobs": sum(n > 0 for m in blobs.values() for n in m.values())},
+                     indent=1))
     return 0
 
 

@@ -59,6 +59,33 @@ def ssim_y(pred, target, border=0):
 
 
 def score(pred, hr, scale, with_ssim=True):
-    """Y-PSNR (and SSIM) of uint8 images, by the benchmark protocol."""
+    """Y-PSNR (and SSIM) of uint8 images, by the benchmark protocol, and the periodic-texture
+    score of the output at the scale's period."""
     pred, hr = pred.astype(np.float64) / 255.0, hr.astype(np.float64) / 255.0
-    return {"psnr": psnr_y(pred, hr, scale), "ssim": ssim_y(pred, hr, scale) if with_ssim else None}
+    return {"psnr": psnr_y(pred, hr, scale), "ssim": ssim_y(pred, hr, scale) if with_ssim else None,
+            "grid": periodic_texture(pred, scale)}
+
+
+def periodic_texture(img, period):
+    """How strongly an image repeats with `period` pixels: the mean, over the harmonics of
+    1/period in both directions, of the spectrum's peak there over the median of its
+    surroundings (13x13 bins), on the Y channel's fine detail (minus a 2 px Gaussian blur),
+    Hann-windowed. An upsampler that gives each of the period^2 output phases its own filter
+    (sub-pixel convolution) can lay a dotted grid of exactly that period over flat areas;
+    natural photos score about 2, the grid 10 and more. Floats in 0..1."""
+    from scipy import ndimage
+
+    y = _as_y(img)
+    detail = y - ndimage.gaussian_filter(y, 2.0)
+    h, w = detail.shape
+    spectrum = np.abs(np.fft.fft2(detail * np.outer(np.hanning(h), np.hanning(w))))
+    near, around = np.arange(-1, 2), np.arange(-6, 7)
+    ratios = []
+    for i in range(period):
+        for j in range(period):
+            if i or j:
+                fy, fx = round(i * h / period), round(j * w / period)
+                peak = spectrum[np.ix_((fy + near) % h, (fx + near) % w)].max()
+                ring = spectrum[np.ix_((fy + around) % h, (fx + around) % w)]
+                ratios.append(peak / max(np.median(ring), 1e-12))
+    return float(np.mean(ratios))

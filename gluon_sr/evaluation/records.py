@@ -8,9 +8,13 @@ def record_benchmarks(meta, results, row):
     bench = meta.setdefault("metrics", {}).setdefault("benchmarks", {})
     for set_name, rows in results["sets"].items():
         bench[f"{set_name}_x{results['scale']}"] = {
-            **{k: round(v, 4) if k in ("psnr", "ssim") else round(v, 1)
+            **{k: round(v, 4) if k in ("psnr", "ssim", "lpips", "niqe") else
+               round(v, 2) if k == "grid" else round(v, 1)
                for k, v in rows[row]["mean"].items() if v is not None},
-            "bicubic_psnr": round(rows["bicubic"]["mean"]["psnr"], 4)}
+            "bicubic_psnr": round(rows["bicubic"]["mean"]["psnr"], 4),
+            **({"hr_grid": round(rows["HR"]["mean"]["grid"], 2)} if "HR" in rows else {}),
+            **({"hr_niqe": round(rows["HR"]["mean"]["niqe"], 4)}
+               if "niqe" in rows.get("HR", {}).get("mean", {}) else {})}
     meta["metrics"]["benchmark_protocol"] = results["protocol"]
 
 

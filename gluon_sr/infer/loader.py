@@ -84,13 +84,23 @@ class InferenceModel:
                    "mxnet", "fp32", reload_gluon=lambda: net)
 
 
-def load_for_inference(name, backend="mxnet", precision="fp32", ctx=None):
+def load_for_inference(name, backend="mxnet", precision="fp32", ctx=None, interp=None):
     """Load model `name` (a name in params/, a NAME.json path, or for onnxruntime an .onnx
-    path or an exported name) for inference. ctx: an mx.Context for the MXNet backend."""
+    path or an exported name) for inference. ctx: an mx.Context for the MXNet backend.
+    interp: blend a GAN model's weights with its parent's (model_store.interpolated_model);
+    the blend is made here, so it runs on MXNet fp32."""
     if backend not in BACKENDS:
         raise GluonSRError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
         raise GluonSRError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if interp is not None:
+        if backend not in ("auto", "mxnet") or precision not in ("auto", "fp32"):
+            raise GluonSRError("--interp blends weights at load time and runs on MXNet fp32; "
+                               "drop --backend / --precision")
+        model = _load_mxnet(name, "fp32", ctx, interp)
+        model.note = (f"mxnet fp32, weights {interp:g} x {name} + {1 - interp:g} x "
+                      f"{model.meta['interpolation']['parent']}")
+        return model
     # Without MXNet (the inference-only environment) a model can only run from its export.
     exported = name.endswith(".onnx") or importlib.util.find_spec("mxnet") is None
     if backend == "auto":
@@ -150,14 +160,17 @@ def _exported(name, model, backend, precision, reload_gluon=None):
                           model.meta.get("align", 1), backend, precision, reload_gluon)
 
 
-def _load_mxnet(name, precision, ctx):
+def _load_mxnet(name, precision, ctx, interp=None):
     import mxnet as mx
 
     from gluon_sr.deploy.precision import convert
-    from gluon_sr.model_store import load_model
+    from gluon_sr.model_store import interpolated_model, load_model
 
     ctx = ctx or mx.cpu()
-    net, meta = load_model(name, ctx=ctx)
+
+    def load():
+        return load_model(name, ctx=ctx) if interp is None else interpolated_model(name, interp, ctx)
+    net, meta = load()
     radius, align = net.receptive_radius(), getattr(net, "align", 1)
     if ctx.device_type == "gpu":
         if precision != "fp32":
@@ -171,6 +184,6 @@ def _load_mxnet(name, precision, ctx):
         return fast(mx.nd.array(nchw, ctx=ctx)).asnumpy()
 
     def reload_gluon():
-        return load_model(name, ctx=ctx)[0]
+        return load()[0]
 
     return InferenceModel(name, meta, run, radius, align, "mxnet", precision, reload_gluon)

@@ -9,10 +9,10 @@ from gluon_sr.utils.errors import GluonSRError
 
 class Upscaler:
     def __init__(self, model_name=None, backend="mxnet", precision="fp32", ctx=None, tile=None,
-                 hist_match=None, self_ensemble=False, model=None):
-        """model: an already loaded InferenceModel (then model_name, backend, precision and
-        ctx are not used)."""
-        self.model = model or load_for_inference(model_name, backend, precision, ctx)
+                 hist_match=None, self_ensemble=False, model=None, interp=None):
+        """model: an already loaded InferenceModel (then model_name, backend, precision,
+        ctx and interp are not used). interp: see load_for_inference."""
+        self.model = model or load_for_inference(model_name, backend, precision, ctx, interp)
         if self.model.task != "sr":
             raise GluonSRError(f"model {self.model.name} is a {self.model.task} model; "
                                "use --style NAME")

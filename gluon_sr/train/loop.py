@@ -88,7 +88,8 @@ def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
             if state.get("spec") != spec:
                 raise GluonSRError(f"{run_dir}: checkpoint is of a different model "
                                    f"({state.get('spec')}); use another --name")
-            ckpt.restore_checkpoint(run_dir, state, net, trainer, ctx)
+            ckpt.restore_checkpoint(run_dir, state, net, trainer, ctx,
+                                    extra=task.checkpoint_files())
             if state.get("data") != task.data_hash:
                 log.warning("the training data changed since the checkpoint was written")
             start_step, elapsed_before = state["step"], state.get("elapsed_s", 0.0)
@@ -111,7 +112,8 @@ def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
                                "intact" if latest else "none, was not replaced") + ")")
         ckpt.save_checkpoint(run_dir, step, net, trainer,
                              {"spec": spec, "data": task.data_hash,
-                              "elapsed_s": elapsed_before + time.time() - t_start})
+                              "elapsed_s": elapsed_before + time.time() - t_start},
+                             extra=task.checkpoint_files())
         plot_training_curves(log_path, os.path.join(run_dir, "curves.png"), cfg.name)
 
     def write_log(record):
@@ -122,7 +124,7 @@ def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
     batches = task.batches(start_step, local_batch, rank, num_workers)
     t_start = time.time()
     interval_start, interval_samples = time.time(), 0
-    sums = {}
+    sums, net_keys = {}, set()      # net_keys: the parts of net's loss (the rest: auxiliary)
     samples_per_s = 0.0
     bar = tqdm(total=cfg.steps, initial=min(start_step, cfg.steps), unit="step", desc=cfg.name,
                disable=not (cfg.progress and chief), dynamic_ncols=True)
@@ -133,12 +135,14 @@ def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
             trainer.set_learning_rate(schedule(step))
             with autograd.record():
                 results = task.losses(batch, net, ctx)
-            autograd.backward([total for total, _ in results])
-            if distributed and step == start_step:
-                settle_initial_weights(trainer)
-            trainer.step(cfg.batch_size)
-            for _, parts in results:
-                for key, value in parts.items():
+            if task.trains_net(step):
+                autograd.backward([total for total, _ in results])
+                if distributed and step == start_step:
+                    settle_initial_weights(trainer)
+                trainer.step(cfg.batch_size)
+            net_keys.update(key for _, part in results for key in part)
+            for part in [p for _, p in results] + [task.auxiliary_step(step, cfg.batch_size)]:
+                for key, value in part.items():
                     sums[key] = sums.get(key, 0) + value.sum().as_in_context(mx.cpu())
             step += 1
             interval_samples += local_batch
@@ -152,7 +156,7 @@ def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
                           "samples_per_s": round(samples_per_s, 3)}
                 for key, value in sums.items():
                     record[key] = float(value.asscalar()) / interval_samples
-                record["loss"] = sum(record[k] for k in sums)
+                record["loss"] = sum(record[k] for k in sums if k in net_keys)
                 if not np.isfinite(record["loss"]):
                     raise GluonSRError(f"loss became {record['loss']} by step {step}; "
                                        "lower --lr (the last checkpoint is intact)")
@@ -177,6 +181,7 @@ def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
         return None
     if step == start_step:
         log.info(f"{cfg.name}: the checkpoint is at step {step} of {cfg.steps}; writing the model")
+        task.validate(net, step, ctx[0])    # the sidecar's held-out numbers, not logged again
     meta = task.meta()
     meta["training"] = {**cfg.record(), "command": command, **meta.get("training", {}),
                         "steps_done": step, "wall_time_s": round(wall, 1),
@@ -186,10 +191,10 @@ def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
         meta["training"]["earlier_stages"] = earlier_stages(cfg.init, cfg.out_dir)
     if cfg.inference:
         meta["inference"] = {**meta.get("inference", {}), **cfg.inference}
-    json_path = save_model(net, cfg.out_dir, cfg.name, meta)
-    if step == start_step:                  # a hybridized net exports after a forward pass
-        net(mx.nd.zeros((1, 3, 16, 16), ctx=ctx[0]))
-    export_gluon(net, os.path.join(run_dir, "export", cfg.name))
+    final = task.final_net(net)
+    json_path = save_model(final, cfg.out_dir, cfg.name, meta)
+    final(task.example_input(ctx[0]))           # a hybridized net exports after a pass
+    export_gluon(final, os.path.join(run_dir, "export", cfg.name))
     log.info(f"saved {json_path} ({step} steps, {wall / 60:.1f} min)")
     return json_path
 

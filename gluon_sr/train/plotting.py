@@ -26,12 +26,14 @@ def plot_training_curves(log_path, png_path, title=""):
     records = read_log(log_path)
     train = [r for r in records if "loss" in r]
     val = [r for r in records if "val_psnr" in r]
-    fig, axes = plt.subplots(1, 2 if val else 1, figsize=(11 if val else 6, 4), squeeze=False)
+    adversarial = [r for r in train if "d_loss" in r]
+    panels = 1 + bool(val) + bool(adversarial)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
     ax = axes[0, 0]
     if train:
         steps = [r["step"] for r in train]
         ax.plot(steps, [r["loss"] for r in train], label="total", color="k")
-        for key in ("feat", "pix", "tv", "style", "content"):
+        for key in ("feat", "pix", "tv", "grid", "style", "content", "gan", "fm"):
             if key in train[0] and any(r[key] for r in train):
                 ax.plot(steps, [r[key] for r in train], label=key, alpha=0.7)
         ax.set_yscale("log")
@@ -46,6 +48,23 @@ def plot_training_curves(log_path, png_path, title=""):
         ax.plot(steps, [r["bicubic_psnr"] for r in val], "--", color="gray", label="bicubic")
         ax.set_xlabel("step")
         ax.set_ylabel("validation Y-PSNR (dB)")
+        ax.legend(loc="upper left")
+        ax.grid(alpha=0.3)
+        if "val_lpips" in val[0]:
+            twin = ax.twinx()
+            twin.plot(steps, [r["val_lpips"] for r in val], "s-", color="tab:red",
+                      label="LPIPS (right)")
+            twin.set_ylabel("validation LPIPS (lower is closer)")
+            twin.legend(loc="upper right")
+    if adversarial:
+        # A healthy GAN keeps D's loss away from 0 and D(real) above D(fake) without the
+        # gap running away.
+        ax = axes[0, -1]
+        steps = [r["step"] for r in adversarial]
+        ax.plot(steps, [r["d_loss"] for r in adversarial], color="k", label="D loss")
+        ax.plot(steps, [r["d_real"] for r in adversarial], label="D(real), mean logit")
+        ax.plot(steps, [r["d_fake"] for r in adversarial], label="D(fake), mean logit")
+        ax.set_xlabel("step")
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title)

@@ -17,10 +17,11 @@ from gluon_sr.data.shards import manifest_hash
 from gluon_sr.evaluation.metrics import psnr_y
 from gluon_sr.infer.loader import InferenceModel
 from gluon_sr.infer.tiling import run_network
-from gluon_sr.losses import feature_loss, pixel_loss, tv_loss
+from gluon_sr.losses import feature_loss, periodic_loss, pixel_loss, tv_loss
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.imageio import list_images, read_image, to_uint8
 from gluon_sr.utils.imresize import imresize
+from gluon_sr.train.task import TaskDefaults
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class SROptions:
     pixel_kind: str = "l1"
     tv_weight: float = 0.0
     tv_kind: str = "l1"
+    grid_weight: float = 0.0            # losses.periodic_loss at the scale's period
     augment: bool = True
     use_shard_features: bool = True     # use VGG targets stored in the shards when present
     vgg: str = ""
@@ -45,7 +47,7 @@ class SROptions:
     def validate(self):
         if not self.shards:
             raise GluonSRError("--shards is required (build them with data_prep/build.py)")
-        if min(self.feat_weight, self.pixel_weight, self.tv_weight) < 0:
+        if min(self.feat_weight, self.pixel_weight, self.tv_weight, self.grid_weight) < 0:
             raise GluonSRError("loss weights must be >= 0")
         if self.feat_weight == 0 and self.pixel_weight == 0:
             raise GluonSRError("both --feat-weight and --pixel-weight are 0: nothing to learn")
@@ -58,8 +60,8 @@ class SROptions:
 class SRLoss:
     """Weighted perceptual + pixel + TV loss; returns per-sample totals and their parts."""
 
-    def __init__(self, options, vgg):
-        self.options, self.vgg = options, vgg
+    def __init__(self, options, vgg, scale):
+        self.options, self.vgg, self.scale = options, vgg, scale
 
     def target_features(self, y):
         return self.vgg(y) if self.options.feat_weight > 0 else None
@@ -77,6 +79,8 @@ class SRLoss:
             parts["pix"] = o.pixel_weight * pixel_loss(nd, out, y, o.pixel_kind)
         if o.tv_weight > 0:
             parts["tv"] = o.tv_weight * tv_loss(nd, out, o.tv_kind)
+        if o.grid_weight > 0:
+            parts["grid"] = o.grid_weight * periodic_loss(nd, out, y, self.scale)
         return sum(parts.values()), parts
 
 
@@ -116,7 +120,7 @@ class SRValidator:
                               for lr, hr in self.pairs]))
 
 
-class SRTask:
+class SRTask(TaskDefaults):
     """Super-resolution on build.py shards (the interface is written down in task.py)."""
 
     Options = SROptions
@@ -160,7 +164,7 @@ class SRTask:
                                    f"{recipe.get('vgg_convention')} VGG weights, training uses "
                                    f"{self.vgg_source['convention']}; rebuild shards or pass "
                                    "--no-shard-features")
-        self.loss_fn = SRLoss(o, self.vgg)
+        self.loss_fn = SRLoss(o, self.vgg, scale)
         self.data_hash = manifest_hash(o.shards)
         self.validator = None
         if o.val_dir:

@@ -20,6 +20,7 @@ from gluon_sr.losses import (CONTENT_LAYER, STYLE_LAYERS, STYLE_WEIGHT, feature_
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.fileio import sha256_file
 from gluon_sr.utils.imageio import read_image, to_uint8, write_image
+from gluon_sr.train.task import TaskDefaults
 
 
 @dataclass
@@ -72,7 +73,7 @@ class StyleLoss:
         return sum(parts.values()), parts
 
 
-class StyleTask:
+class StyleTask(TaskDefaults):
     """Style transfer for one painting (the interface is written down in task.py)."""
 
     Options = StyleOptions

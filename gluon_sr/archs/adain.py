@@ -1,0 +1,87 @@
+"""Arbitrary style transfer (Huang & Belongie 2017, seed 003): adaptive instance normalisation
+of VGG16 relu4_1 features and a decoder that mirrors the encoder.
+
+The encoder is the frozen VGG16 loss network cut at relu4_1 (archs/vgg.py), loaded from the
+user's VGG16 weights at run time like every VGG use here, so it is not part of the saved
+model; the decoder is. AdaIN gives the content features the style features' per-channel mean
+and standard deviation; the decoder turns the result back into an image.
+"""
+from dataclasses import dataclass
+
+from mxnet.gluon import HybridBlock, nn
+
+EPS = 1e-5
+ENCODER_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+def channel_mean_std(F, x):
+    """Per-sample, per-channel mean and standard deviation over H, W: (N, C, 1, 1) each."""
+    mean = F.mean(x, axis=(2, 3), keepdims=True)
+    var = F.mean(F.square(F.broadcast_sub(x, mean)), axis=(2, 3), keepdims=True)
+    return mean, F.sqrt(var + EPS)
+
+
+def adain(F, content, style_mean, style_std):
+    """AdaIN(x, y) = sigma(y) (x - mu(x)) / sigma(x) + mu(y), statistics per channel."""
+    mean, std = channel_mean_std(F, content)
+    normalised = F.broadcast_div(F.broadcast_sub(content, mean), std)
+    return F.broadcast_add(F.broadcast_mul(normalised, style_std), style_mean)
+
+
+@dataclass
+class AdaINDecoderConfig:
+    """The decoder mirrors VGG16 up to relu4_1, block by block: one conv back from 512 to 256
+    channels, x2 nearest upsampling, then VGG16's block 3 mirrored (three convs, 256 -> 256 ->
+    256 -> 128; VGG19's decoder has four there), up, block 2 (128 -> 128 -> 64), up, block 1
+    (64 -> 64 -> 3). Reflection padding, ReLU after every conv but the last, no
+    normalisation (Huang & Belongie). `width` scales every hidden channel count."""
+    width: float = 1.0
+
+    def validate(self):
+        if not 0 < self.width <= 1:
+            raise ValueError(f"width must be in (0, 1], got {self.width}")
+
+    def layers(self):
+        """[(out channels, upsample after)] of the convs in order; the last outputs RGB."""
+        c = lambda n: max(int(round(n * self.width)), 8)      # noqa: E731
+        return [(c(256), True), (c(256), False), (c(256), False), (c(128), True),
+                (c(128), False), (c(64), True), (c(64), False), (3, False)]
+
+
+class AdaINDecoder(HybridBlock):
+    """relu4_1 features (N, 512, H/8, W/8) -> RGB (N, 3, H, W), roughly 0..1 (unclipped).
+
+    `input_scale` (no gradient, saved with the weights) divides each relu4_1 channel by its
+    mean activation on the training images before the first conv: the caffe-scale VGG16
+    becomes the "normalised" VGG of Gatys et al. that the original AdaIN uses, without
+    touching its weights. AdaIN commutes with per-channel scaling, so the decoder may take
+    raw relu4_1 statistics and apply the scale itself."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        config.validate()
+        self.config = config
+        self._plan = config.layers()
+        with self.name_scope():
+            self.input_scale = self.params.get("input_scale", shape=(1, 512, 1, 1), init="ones",
+                                               grad_req="null")
+            self.convs = nn.HybridSequential(prefix="")
+            in_channels = 512
+            for channels, _ in self._plan:
+                self.convs.add(nn.Conv2D(channels, 3, in_channels=in_channels))
+                in_channels = channels
+
+    def hybrid_forward(self, F, x, input_scale):
+        x = F.broadcast_mul(x, input_scale)
+        last = len(self._plan) - 1
+        for i, (conv, (_, upsample)) in enumerate(zip(self.convs, self._plan)):
+            x = conv(F.pad(x, mode="reflect", pad_width=(0, 0, 0, 0, 1, 1, 1, 1)))
+            if i < last:
+                x = F.relu(x)
+            if upsample:
+                x = F.UpSampling(x, scale=2, sample_type="nearest")
+        return x
+
+    def receptive_radius(self):
+        # 3x3 convs at 1/8 (one), 1/4 (three), 1/2 (two) and full resolution (two).
+        return 8 * 1 + 4 * 3 + 2 * 2 + 2

@@ -1,0 +1,210 @@
+"""The AdaIN task: one decoder for any style image (Huang & Belongie 2017; seed 003).
+
+Every sample pairs a random crop of a content photo with a random crop of a painting. The
+frozen VGG16 encoder (to relu4_1) encodes both; AdaIN moves the content features' per-channel
+statistics to the painting's; the decoder (the net trained) turns them into an image; the loss
+is, on the encoder's features of that image,
+    content: mean squared distance to the AdaIN target at relu4_1
+    style:   sum over relu1_1, relu2_1, relu3_1, relu4_1 of the mean squared distances of the
+             per-channel means and of the per-channel standard deviations to the painting's,
+each feature divided by its channel's mean activation on the training images (the
+"normalised" VGG of the original; see archs/adain.py).
+"""
+import hashlib
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from gluon_sr.archs import get_model
+from gluon_sr.archs.adain import ENCODER_TAPS, adain, channel_mean_std
+from gluon_sr.data.content import ContentFolderDataset, PairedCrops, centre_crops
+from gluon_sr.data.shard_dataset import epoch_batches
+from gluon_sr.train.task import TaskDefaults
+from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.imageio import write_image
+
+
+@dataclass
+class AdaINOptions:
+    content: tuple = ()                 # folders of content photos
+    styles: str = ""                    # folder of training paintings
+    load_size: int = 256                # shorter side photos and paintings are resized to
+    image_size: int = 128               # square crop side
+    feat_weight: float = 1.0            # content weight
+    style_weight: float = 10.0          # the original's
+    vgg: str = ""
+    val_dir: str = ""                   # held-out photos (top level of the folder)
+    val_style_dir: str = ""             # held-out paintings for the preview and val losses
+    val_images: int = 4
+
+    def validate(self):
+        if not self.content or not self.styles:
+            raise GluonSRError("--task adain needs --content DIR and --styles DIR")
+        if min(self.feat_weight, self.style_weight) < 0:
+            raise GluonSRError("loss weights must be >= 0")
+        if self.image_size < 32 or self.image_size % 8 or self.load_size < self.image_size:
+            raise GluonSRError("--image-size must be a multiple of 8, >= 32 and at most "
+                               "--load-size")
+
+
+class AdaINLoss:
+    def __init__(self, options, encoder, scales):
+        self.options, self.encoder, self.scales = options, encoder, scales
+
+    def features(self, x):
+        """Normalised encoder features {tap: array}."""
+        from mxnet import nd
+
+        raw = self.encoder(x)
+        return {t: nd.broadcast_mul(raw[t], self.scales[t].as_in_context(x.context))
+                for t in ENCODER_TAPS}
+
+    def __call__(self, out, target, style_stats):
+        from mxnet import nd
+
+        feats = self.features(out)
+        content = nd.mean(nd.square(feats["relu4_1"] - target), axis=(1, 2, 3))
+        style = 0
+        for tap, (mean_s, std_s) in zip(ENCODER_TAPS, style_stats):
+            mean, std = channel_mean_std(nd, feats[tap])
+            style = style + nd.mean(nd.square(mean - mean_s), axis=(1, 2, 3)) \
+                + nd.mean(nd.square(std - std_s), axis=(1, 2, 3))
+        parts = {"content": self.options.feat_weight * content,
+                 "style": self.options.style_weight * style}
+        return sum(parts.values()), parts
+
+
+class AdaINTask(TaskDefaults):
+    """Arbitrary style transfer (the interface is written down in task.py)."""
+
+    Options = AdaINOptions
+    recipe = {"arch": "adain_decoder", "steps": 4000, "batch_size": 8, "lr": 1e-4,
+              "lr_final": 0.1, "val_every": 250, "checkpoint_every": 100, "log_every": 20}
+
+    def __init__(self, cfg, ctx):
+        from gluon_sr.archs.vgg import load_loss_vgg
+
+        o = self.options = cfg.options
+        o.validate()
+        self.seed, self.run_dir = cfg.seed, cfg.run_path()
+        photos = ContentFolderDataset(o.content, o.load_size, cfg.seed, crop=o.image_size)
+        paintings = ContentFolderDataset([o.styles], o.load_size, cfg.seed + 1,
+                                         crop=o.image_size)
+        self.dataset = PairedCrops(photos, paintings, cfg.seed)
+        if len(self.dataset) < cfg.batch_size:
+            raise GluonSRError(f"batch size {cfg.batch_size} is larger than the "
+                               f"{len(self.dataset)} content images")
+        self.data_hash = hashlib.sha256(
+            (photos.fingerprint() + paintings.fingerprint()).encode()).hexdigest()
+        self.style_files = paintings.files
+        try:
+            self.net = get_model(cfg.arch, **cfg.model_config)
+        except (TypeError, ValueError) as e:
+            raise GluonSRError(f"model: {e}")
+        self.encoder, self.vgg_source = load_loss_vgg(ENCODER_TAPS, weights=o.vgg or None,
+                                                      ctx=ctx)
+        self.encoder.hybridize(static_alloc=True)
+        self.scales = self._channel_scales(photos, paintings, ctx[0])
+        self.loss_fn = AdaINLoss(o, self.encoder, self.scales)
+        self._scale_set = False
+        self.val_photos = centre_crops(o.val_dir, o.image_size, o.val_images) if o.val_dir else []
+        self.val_paintings = (centre_crops(o.val_style_dir, o.image_size, o.val_images)
+                              if o.val_style_dir else [])
+        self.last_val = None
+
+    def _channel_scales(self, photos, paintings, ctx, count=32):
+        """1 / each channel's mean activation at each tap, over `count` photo and painting
+        crops (Gatys et al.'s normalisation of VGG; 1e-3 of the layer's mean keeps dead
+        channels finite)."""
+        import mxnet as mx
+
+        batch = np.stack([photos[i] for i in range(min(count, len(photos)))] +
+                         [paintings[i] for i in range(min(count, len(paintings)))])
+        feats = self.encoder(mx.nd.array(batch, ctx=ctx).astype("float32") / 255.0)
+        scales = {}
+        for tap in ENCODER_TAPS:
+            mean = feats[tap].mean(axis=(0, 2, 3)).asnumpy().astype(np.float64)
+            mean = np.maximum(mean, 1e-3 * mean.mean())
+            scales[tap] = mx.nd.array((1.0 / mean).reshape(1, -1, 1, 1), ctx=ctx)
+        return scales
+
+    def batches(self, start_step, batch_size, part=0, num_parts=1):
+        return epoch_batches(self.dataset, batch_size, self.seed, start_step, part, num_parts)
+
+    def targets(self, photo, painting):
+        """(raw AdaIN features for the decoder, their normalised form = the content target,
+        the painting's normalised (mean, std) per tap)."""
+        from mxnet import nd
+
+        content = self.encoder(photo)["relu4_1"]
+        style = self.loss_fn.features(painting)
+        stats = [channel_mean_std(nd, style[t]) for t in ENCODER_TAPS]
+        scale = self.scales["relu4_1"].as_in_context(photo.context)
+        raw_mean, raw_std = (nd.broadcast_div(s, scale) for s in stats[-1])
+        raw = adain(nd, content, raw_mean, raw_std)
+        return raw, nd.broadcast_mul(raw, scale), stats
+
+    def losses(self, batch, net, ctx):
+        from mxnet import autograd, gluon
+
+        if not self._scale_set:
+            with autograd.pause():
+                net.input_scale.set_data(self.scales["relu4_1"])
+            self._scale_set = True
+        photos, paintings = ([x.astype("float32") / 255.0 for x in
+                              gluon.utils.split_and_load(b, ctx, even_split=False)]
+                             for b in batch)
+        results = []
+        for photo, painting in zip(photos, paintings):
+            with autograd.pause():
+                raw, target, stats = self.targets(photo, painting)
+            results.append(self.loss_fn(net(raw), target, stats))
+        return results
+
+    def validate(self, net, step, ctx):
+        import mxnet as mx
+
+        if not (self.val_photos and self.val_paintings):
+            return None
+        sums, rows = {}, []
+        for photo in self.val_photos:
+            row = [photo]
+            for painting in self.val_paintings:
+                x, s = (mx.nd.array(a.transpose(2, 0, 1)[None], ctx=ctx)
+                        for a in (photo, painting))
+                raw, target, stats = self.targets(x, s)
+                out = net(raw)
+                _, parts = self.loss_fn(out, target, stats)
+                for key, value in parts.items():
+                    sums[key] = sums.get(key, 0.0) + float(value.asscalar())
+                row.append(np.clip(out[0].asnumpy().transpose(1, 2, 0), 0, 1))
+            rows.append(np.concatenate(row, axis=1))
+        pairs = len(self.val_photos) * len(self.val_paintings)
+        sums = {k: v / pairs for k, v in sums.items()}
+        header = np.concatenate([np.ones_like(self.val_photos[0])] + self.val_paintings, axis=1)
+        preview = os.path.join(self.run_dir, f"preview_{step:07d}.png")
+        write_image(preview, np.concatenate([header] + rows, axis=0))
+        self.last_val = sums
+        return {"step": step, **{f"val_{k}": v for k, v in sums.items()},
+                "message": f"step {step}: held-out content {sums['content']:.4g}, "
+                           f"style {sums['style']:.4g}; preview {preview}"}
+
+    def example_input(self, ctx):
+        import mxnet as mx
+
+        return mx.nd.zeros((1, 512, 2, 2), ctx=ctx)
+
+    def meta(self):
+        o = self.options
+        return {
+            "task": "adain", "vgg": self.vgg_source,
+            "encoder": {"taps": list(ENCODER_TAPS), "cut": "relu4_1",
+                        "mean_channel_scale": {t: float(self.scales[t].mean().asscalar())
+                                               for t in ENCODER_TAPS}},
+            "training": {"content": list(o.content), "styles": o.styles,
+                         "num_paintings": len(self.style_files),
+                         "num_photos": len(self.dataset), "data_sha256": self.data_hash},
+            "metrics": ({f"val_{k}": v for k, v in self.last_val.items()}
+                        if self.last_val else {}),
+        }
