@@ -16,8 +16,6 @@ from gluon_sr.archs import get_model, model_spec
 from gluon_sr.gan_losses import (GAN_KINDS, discriminator_loss, feature_matching_loss,
                                  generator_loss)
 from gluon_sr.evaluation.lpips import ENV_WEIGHTS as ENV_LPIPS
-from gluon_sr.infer.loader import InferenceModel
-from gluon_sr.infer.tiling import run_network
 from gluon_sr.train.sr_task import SROptions, SRTask
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.imageio import write_image
@@ -135,7 +133,8 @@ class GANTask(SRTask):
         for x, y in zip(xs, ys):
             with autograd.pause():
                 target = self.loss_fn.target_features(y)
-                real_out = self.disc(y)
+                # D's view of the real batch: only RaGAN and feature matching use it here.
+                real_out = self.disc(y) if o.gan_kind == "ragan" or o.fm_weight else None
             fake = net(x)
             if self.ema is not None and not self._ema_ready:
                 with autograd.pause():      # after net's first pass, before its first update
@@ -215,22 +214,22 @@ class GANTask(SRTask):
     # --- validation and description -------------------------------------------------------
     def validate(self, net, step, ctx):
         """Y-PSNR of the saved net (the EMA) and a preview PNG: bicubic | G | HR, 3 images."""
-        record = super().validate(self.final_net(net), step, ctx)
-        if record:
-            model = InferenceModel.from_gluon(self.final_net(net), ctx=ctx)
-            outputs = [run_network(model, lr, tile=0) for lr, _ in self.validator.pairs]
-            if self.lpips:
-                record["val_lpips"] = float(np.mean([
-                    self.lpips(out, hr) for out, (_, hr) in zip(outputs, self.validator.pairs)]))
-                record["message"] += f", LPIPS {record['val_lpips']:.4f}"
-                self.last_lpips = record["val_lpips"]
-            rows = [np.concatenate([np.clip(imresize(lr.astype(np.float64), self.scale), 0, 1),
-                                    out, hr], axis=1)
-                    for out, (lr, hr) in zip(outputs[:3], self.validator.pairs)]
-            side = min(r.shape[0] for r in rows), min(r.shape[1] for r in rows)
-            preview = os.path.join(self.run_dir, f"preview_{step:07d}.png")
-            write_image(preview, np.concatenate([r[:side[0], :side[1]] for r in rows], axis=0))
-            record["message"] += f"; preview {preview}"
+        if not self.validator:
+            return None
+        outputs = self.validator.outputs(self.final_net(net), ctx)
+        record = self._psnr_record(step, outputs)
+        if self.lpips:
+            record["val_lpips"] = float(np.mean([
+                self.lpips(out, hr) for out, (_, hr) in zip(outputs, self.validator.pairs)]))
+            record["message"] += f", LPIPS {record['val_lpips']:.4f}"
+            self.last_lpips = record["val_lpips"]
+        rows = [np.concatenate([np.clip(imresize(lr.astype(np.float64), self.scale), 0, 1),
+                                out, hr], axis=1)
+                for out, (lr, hr) in zip(outputs[:3], self.validator.pairs)]
+        side = min(r.shape[0] for r in rows), min(r.shape[1] for r in rows)
+        preview = os.path.join(self.run_dir, f"preview_{step:07d}.png")
+        write_image(preview, np.concatenate([r[:side[0], :side[1]] for r in rows], axis=0))
+        record["message"] += f"; preview {preview}"
         return record
 
     def meta(self):

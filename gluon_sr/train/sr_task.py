@@ -114,10 +114,14 @@ class SRValidator:
             psnr_y(np.clip(imresize(lr.astype(np.float64), scale), 0, 1), hr, scale)
             for lr, hr in self.pairs]))
 
-    def evaluate(self, net, ctx):
+    def outputs(self, net, ctx):
+        """The net's output for every LR image, floats in 0..1."""
         model = InferenceModel.from_gluon(net, ctx=ctx)
-        return float(np.mean([psnr_y(run_network(model, lr, tile=0), hr, self.scale)
-                              for lr, hr in self.pairs]))
+        return [run_network(model, lr, tile=0) for lr, _ in self.pairs]
+
+    def psnr(self, outputs):
+        return float(np.mean([psnr_y(out, hr, self.scale)
+                              for out, (_, hr) in zip(outputs, self.pairs)]))
 
 
 class SRTask(TaskDefaults):
@@ -194,7 +198,10 @@ class SRTask(TaskDefaults):
     def validate(self, net, step, ctx):
         if not self.validator:
             return None
-        self.last_val = self.validator.evaluate(net, ctx)
+        return self._psnr_record(step, self.validator.outputs(net, ctx))
+
+    def _psnr_record(self, step, outputs):
+        self.last_val = self.validator.psnr(outputs)
         return {"step": step, "val_psnr": self.last_val,
                 "bicubic_psnr": self.validator.bicubic_psnr,
                 "message": f"step {step}: val Y-PSNR {self.last_val:.3f} dB "
