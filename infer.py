@@ -2,6 +2,7 @@
 
     python infer.py photo.png                 # -> photo_x4.png with the shipped sr_x4 model
     python infer.py photo.jpg --style mosaic  # -> photo_mosaic.png (feed-forward network)
+    python infer.py photo.jpg --style-image painting.jpg              # AdaIN, any painting
     python infer.py photo.jpg --style-image painting.jpg --optimize   # Gatys et al.
     python infer.py photos/                   # -> photos_x4/ (subfolders mirrored)
     python infer.py a.png b.jpg photos/ -o out/ --model sr_x4
@@ -20,6 +21,9 @@ MODES = {
                               "backend", "denoise", "interp"}),
     "style": ("stylising with --style", {"style", "tile", "precision", "backend", "size",
                                          "preserve_color", "strength"}),
+    "adain": ("stylising with --style-image", {"style_image", "style_weights", "alpha", "mask",
+                                               "style_size", "preserve_color", "size", "tile",
+                                               "vgg", "model"}),
     "gatys": ("optimising with --optimize", {"optimize", "style_image", "iters", "optimizer",
                                              "content_weight", "style_weight", "tv_weight",
                                              "vgg", "size", "preserve_color", "strength"}),
@@ -57,6 +61,16 @@ def _unit_float(text):
     return value
 
 
+def _weights(text):
+    try:
+        values = [float(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one weight")
+    return values
+
+
 def build_parser():
     from gluon_sr.losses import STYLE_WEIGHT
 
@@ -64,7 +78,9 @@ def build_parser():
     p.add_argument("inputs", nargs="+", help="image files and/or folders (searched recursively)")
     p.add_argument("-o", "--output", default=None,
                    help="output file (one input) or folder (default: beside each input)")
-    p.add_argument("--model", default="sr_x4", help="model name in params/ or path to NAME.json")
+    p.add_argument("--model", default=None,
+                   help="model name in params/ or path to NAME.json (default: sr_x4; with "
+                   "--style-image, the AdaIN decoder adain)")
     p.add_argument("--tile", type=_int_at_least(0), default=None,
                    help="tile side in input pixels (0 = never tile; default: tile large images)")
     p.add_argument("--hist-match", action=argparse.BooleanOptionalAction, default=None,
@@ -94,16 +110,28 @@ def build_parser():
     g = p.add_argument_group("style transfer")
     g.add_argument("--style", default=None, metavar="NAME",
                    help="stylise with a trained style network (params/NAME.json)")
+    g.add_argument("--style-image", action="append", default=None, metavar="PAINTING",
+                   help="any painting, feed-forward (AdaIN); repeat it to mix paintings")
+    g.add_argument("--style-weights", type=_weights, default=None, metavar="W1,W2,...",
+                   help="AdaIN: how much of each --style-image (default: equal)")
+    g.add_argument("--alpha", type=_unit_float, default=1.0,
+                   help="AdaIN: 1 = fully stylised, 0 = the photo as the decoder redraws it")
+    g.add_argument("--mask", default=None, metavar="IMAGE",
+                   help="AdaIN: white = the first --style-image, black = the second (or the "
+                   "photo when there is one)")
+    g.add_argument("--style-size", type=_size, default=256,
+                   help="AdaIN: shorter side the paintings are resized to (default 256, as in "
+                   "training; larger = finer strokes; 0 = as they are)")
     g.add_argument("--optimize", action="store_true",
-                   help="Gatys et al.: optimise the pixels (slow; the yardstick for the networks)")
-    g.add_argument("--style-image", default=None,
-                   help="with --optimize: the painting whose style to copy")
+                   help="Gatys et al. with --style-image: optimise the pixels (slow; the "
+                   "yardstick for the networks)")
     g.add_argument("--iters", type=_int_at_least(1), default=300)
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     g.add_argument("--content-weight", type=float, default=1.0)
     g.add_argument("--style-weight", type=float, default=STYLE_WEIGHT)
     g.add_argument("--tv-weight", type=float, default=0.0)
-    g.add_argument("--vgg", default="", help="VGG16 weights for --optimize")
+    g.add_argument("--vgg", default="", help="VGG16 weights for --optimize and --style-image "
+                   "(default $GLUON_SR_VGG16)")
     g.add_argument("--size", type=_size, default=0,
                    help="working resolution: longer side in pixels (0 = as it is)")
     g.add_argument("--preserve-color", action="store_true",
@@ -122,15 +150,19 @@ def parse_args(argv=None):
     for action in bare._actions:
         action.default = argparse.SUPPRESS
     given = vars(bare.parse_args(argv))
-    mode = "gatys" if args.optimize else "style" if args.style else "upscale"
-    if args.style_image and not args.optimize:
-        parser.error("--style-image goes with --optimize; for a trained network use --style")
+    mode = ("gatys" if args.optimize else "style" if args.style else
+            "adain" if args.style_image else "upscale")
+    if args.style and args.style_image:
+        parser.error("--style (a trained network) and --style-image (any painting) exclude "
+                     "each other")
+    if mode == "gatys" and (not args.style_image or len(args.style_image) > 1):
+        parser.error("--optimize needs one --style-image PAINTING")
     what, allowed = MODES[mode]
     stray = [_as_typed(parser, dest, argv) for dest in given if dest not in allowed | COMMON]
     if stray:
         parser.error(f"{', '.join(sorted(stray))} does not apply when {what}")
-    if mode == "gatys" and not args.style_image:
-        parser.error("--optimize needs --style-image PAINTING")
+    if args.model is None:
+        args.model = "adain" if mode == "adain" else "sr_x4"
     if args.gpu is not None and args.backend not in ("mxnet", "auto"):
         parser.error("--gpu goes with the mxnet backend")
     return args, mode
@@ -170,9 +202,16 @@ def make_processor(args, mode):
         return Stylizer(args.style, args.backend, args.precision, ctx, tile=args.tile,
                         size=args.size, preserve_color=args.preserve_color,
                         strength=args.strength)
+    if mode == "adain":
+        from gluon_sr.infer.adain import AdaINStylizer
+
+        return AdaINStylizer(args.style_image, weights=args.style_weights, alpha=args.alpha,
+                             mask=args.mask, preserve_color=args.preserve_color,
+                             model=args.model, vgg_weights=args.vgg or None, size=args.size,
+                             style_size=args.style_size, tile=args.tile, ctx=ctx)
     from gluon_sr.infer.gatys import GatysStylizer
 
-    return GatysStylizer(args.style_image, iters=args.iters, optimizer=args.optimizer,
+    return GatysStylizer(args.style_image[0], iters=args.iters, optimizer=args.optimizer,
                          content_weight=args.content_weight, style_weight=args.style_weight,
                          tv_weight=args.tv_weight, vgg_weights=args.vgg or None,
                          size=args.size, preserve_color=args.preserve_color,

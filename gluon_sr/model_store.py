@@ -48,6 +48,13 @@ def models_where(predicate, params_dir=PARAMS_DIR, with_meta=False):
     return found
 
 
+def image_models(params_dir=PARAMS_DIR, with_meta=False):
+    """The models that take an image and give one (SR and per-style networks): what
+    load_for_inference, the exporter, the benches and the web page run. The AdaIN decoder
+    also needs a painting and the VGG16 encoder; infer.py --style-image runs it."""
+    return models_where(lambda m: m.get("task", "sr") in ("sr", "style"), params_dir, with_meta)
+
+
 def resolve(name_or_path, params_dir=PARAMS_DIR):
     """A model name or a path to NAME.json / NAME.params -> (json path, params path).
 

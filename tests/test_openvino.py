@@ -104,3 +104,10 @@ def test_reduced_precisions_are_candidates_only_with_a_recorded_small_psnr_chang
     meta["deployment"]["mxnet_int8"]["max_psnr_change_db"] = 0.06
     assert ("mxnet", "int8") not in auto.candidates(meta)
     assert ("mxnet", "int8") not in auto.candidates({})
+
+
+def test_style_networks_are_candidates_only_when_their_picture_stays_within_40_db():
+    meta = {"deployment": {"mxnet_int8": {"min_output_psnr_db": 41.0}}}
+    assert ("mxnet", "int8") in auto.candidates(meta)
+    meta["deployment"]["mxnet_int8"]["min_output_psnr_db"] = 39.0
+    assert ("mxnet", "int8") not in auto.candidates(meta)

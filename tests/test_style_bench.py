@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -46,3 +47,22 @@ def test_gallery_grid_has_a_row_per_photo_and_a_column_per_style(style_model, im
                          "--out", str(out)]) == 0
     width, height = Image.open(out).size       # (1 + 1 styles) x (1 + 2 photos) cells of 240 px
     assert abs(width - 480) <= 1 and abs(height - 720) <= 1
+
+
+def test_style_quality_compares_a_backend_with_fp32_and_records_the_worst_photo(
+        style_model, image_folder, tmp_path, vgg_file):
+    pytest.importorskip("openvino", reason="the compared backend is OpenVINO")
+    from gluon_sr.evaluation import style_quality
+
+    out = tmp_path / "quality.json"
+    assert style_quality.main(["--models", style_model, "--backend", "openvino", "--precision",
+                               "fp32", "--content", image_folder, "--size", "40", "--vgg",
+                               vgg_file, "--write-metrics", "--out", str(out)]) == 0
+    rows = json.load(open(out))["models"][style_model]
+    assert [r["photo"] for r in rows] == ["img0.png", "img2.png", "img4.png"]
+    # OpenVINO f32 computes the same function: far above the 40 dB bar, loss unchanged.
+    assert all(r["output_psnr_db"] > 60 and abs(r["loss_change"]) < 1e-3 for r in rows)
+    recorded = json.load(open(style_model))["deployment"]["openvino_fp32"]
+    assert recorded["min_output_psnr_db"] == round(min(r["output_psnr_db"] for r in rows), 2)
+    assert style_quality.output_psnr(np.zeros((4, 4, 3)), np.full((4, 4, 3), 0.1)) == \
+        pytest.approx(20.0)

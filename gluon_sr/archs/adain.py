@@ -51,11 +51,11 @@ class AdaINDecoderConfig:
 class AdaINDecoder(HybridBlock):
     """relu4_1 features (N, 512, H/8, W/8) -> RGB (N, 3, H, W), roughly 0..1 (unclipped).
 
-    `input_scale` (no gradient, saved with the weights) divides each relu4_1 channel by its
-    mean activation on the training images before the first conv: the caffe-scale VGG16
-    becomes the "normalised" VGG of Gatys et al. that the original AdaIN uses, without
-    touching its weights. AdaIN commutes with per-channel scaling, so the decoder may take
-    raw relu4_1 statistics and apply the scale itself."""
+    `input_scale` (no gradient, saved with the weights) multiplies the relu4_1 input per
+    channel before the first conv; training sets it to 1 / the layer's mean activation on
+    its images, so the caffe-scale VGG16 features arrive at the scale of the "normalised"
+    VGG the original AdaIN uses, without touching its weights. AdaIN commutes with a
+    per-channel scale, so the decoder may take raw relu4_1 statistics and apply it itself."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)

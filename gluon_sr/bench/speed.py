@@ -254,7 +254,7 @@ def print_report(report):
 
 def parse_args(argv=None):
     p = ArgumentParser(description="Inference and training speed of gluon-sr models")
-    p.add_argument("--models", nargs="*", default=None, help="default: every model in params/")
+    p.add_argument("--models", nargs="*", default=None, help="default: every SR and style network in params/")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--reference-python", default=None,
                    help="python of the bench environment (requirements-bench.txt) for the "
@@ -274,9 +274,9 @@ def main(argv=None):
         worker = torch_worker if args.worker == "torch" else onnxruntime_worker
         print(json.dumps(worker(args.folder, args.models, args.repeat)))
         return 0
-    from gluon_sr.model_store import available_models
+    from gluon_sr.model_store import image_models
 
-    names = args.models or available_models()
+    names = args.models or image_models()
     if not names:
         raise GluonSRError("no models to measure")
     report = run(names, args.repeat, args.reference_python, args.vgg or None)

@@ -1,7 +1,8 @@
 """Export trained models for deployment: the Gluon symbol + params pair, and ONNX.
 
-    python -m gluon_sr.deploy.export                 # every model in params/ -> exports/
+    python -m gluon_sr.deploy.export                 # every SR and style network -> exports/
     python -m gluon_sr.deploy.export sr_x4 --out deploy/
+    python -m gluon_sr.deploy.export adain           # exports/adain.encoder.onnx + .decoder.onnx
 
 The ONNX file carries the model's JSON description (task, scale, tiling radius) in its metadata,
 so `infer.py --backend onnxruntime` runs it without MXNet (see gluon_sr.deploy.onnx_backend). Beside it,
@@ -54,11 +55,34 @@ def _copy_of(net, folder):
     return copy
 
 
-def export_onnx(net, meta, path):
-    """Write `net` (a hybridizable gluon-sr network) as ONNX with dynamic height and width."""
+def _to_onnx(net, in_shape, description, path):
+    """A hybridized `net` as ONNX with dynamic height and width, `description` in its metadata."""
     import mxnet as mx
     import onnx
 
+    with tempfile.TemporaryDirectory() as tmp:
+        net(mx.nd.zeros(in_shape))
+        prefix = os.path.join(tmp, "model")
+        net.export(prefix, epoch=0)
+        onnx_tmp = os.path.join(tmp, "model.onnx")
+        try:
+            mx.onnx.export_model(prefix + "-symbol.json", prefix + "-0000.params",
+                                 in_shapes=[in_shape], in_types=[np.float32],
+                                 onnx_file_path=onnx_tmp, dynamic=True,
+                                 dynamic_input_shapes=[(1, in_shape[1], None, None)])
+        except Exception as e:  # the converter raises bare errors for unsupported operators
+            raise GluonSRError(f"ONNX export failed: {describe(e)}")
+        model = onnx.load(onnx_tmp)
+    _strip_initializer_inputs(model)
+    onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(description)})
+    onnx.checker.check_model(model)
+    with atomic_path(path, ".onnx") as tmp_path:
+        onnx.save(model, tmp_path)
+    return path
+
+
+def export_onnx(net, meta, path):
+    """Write `net` (a hybridizable gluon-sr network) as ONNX with dynamic height and width."""
     from gluon_sr.archs.transform_net import stat_norms
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,24 +90,28 @@ def export_onnx(net, meta, path):
         for norm in stat_norms(net):          # exported as ONNX InstanceNormalization
             norm.use_instance_norm_op = True
         net.hybridize()
-        net(mx.nd.zeros((1, 3, CHECK_SIDE, CHECK_SIDE)))
-        prefix = os.path.join(tmp, "model")
-        net.export(prefix, epoch=0)
-        onnx_tmp = os.path.join(tmp, "model.onnx")
-        try:
-            mx.onnx.export_model(prefix + "-symbol.json", prefix + "-0000.params",
-                                 in_shapes=[(1, 3, CHECK_SIDE, CHECK_SIDE)], in_types=[np.float32],
-                                 onnx_file_path=onnx_tmp, dynamic=True,
-                                 dynamic_input_shapes=[(1, 3, None, None)])
-        except Exception as e:  # the converter raises bare errors for unsupported operators
-            raise GluonSRError(f"ONNX export failed: {describe(e)}")
-        model = onnx.load(onnx_tmp)
-    _strip_initializer_inputs(model)
-    onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(onnx_description(net, meta))})
-    onnx.checker.check_model(model)
-    with atomic_path(path, ".onnx") as tmp_path:
-        onnx.save(model, tmp_path)
-    return path
+        return _to_onnx(net, (1, 3, CHECK_SIDE, CHECK_SIDE), onnx_description(net, meta), path)
+
+
+def export_adain(name, out_dir, vgg_weights=None):
+    """An AdaIN model as two ONNX files: NAME.encoder.onnx (RGB 0..1 -> relu4_1, sides a
+    multiple of 8) and NAME.decoder.onnx (relu4_1-shaped features -> RGB); the AdaIN step
+    between them is a few lines of numpy (gluon_sr.infer.adain.renormalise)."""
+    from gluon_sr.archs.adain import ENCODER_TAPS
+    from gluon_sr.archs.vgg import load_loss_vgg
+    from gluon_sr.model_store import load_model
+
+    decoder, meta = load_model(name)
+    encoder, vgg_source = load_loss_vgg((ENCODER_TAPS[-1],), weights=vgg_weights)
+    base = os.path.join(out_dir, os.path.splitext(os.path.basename(name))[0])
+    common = {"task": "adain", "params_sha256": meta.get("params_sha256"), "vgg": vgg_source,
+              "align": 8}
+    written = []
+    for part, net, shape in (("encoder", encoder, (1, 3, CHECK_SIDE, CHECK_SIDE)),
+                             ("decoder", decoder, (1, 512, CHECK_SIDE // 8, CHECK_SIDE // 8))):
+        net.hybridize()
+        written.append(_to_onnx(net, shape, {**common, "part": part}, f"{base}.{part}.onnx"))
+    return written
 
 
 def export_gluon(net, prefix):
@@ -107,13 +135,16 @@ def write_check(net, path, seed=0):
     return path
 
 
-def export(name, out_dir=EXPORT_DIR):
-    """Gluon pair + ONNX + check file for one model; returns the written paths."""
-    from gluon_sr.model_store import load_model
+def export(name, out_dir=EXPORT_DIR, vgg_weights=None):
+    """Gluon pair + ONNX + check file for one model (an AdaIN model: its encoder and decoder
+    as ONNX); returns the written paths."""
+    from gluon_sr.model_store import load_model, load_model_description
 
+    os.makedirs(out_dir, exist_ok=True)
+    if load_model_description(name).get("task") == "adain":
+        return export_adain(name, out_dir, vgg_weights)
     net, meta = load_model(name)
     base = os.path.splitext(os.path.basename(name))[0]
-    os.makedirs(out_dir, exist_ok=True)
     net.hybridize()
     written = [export_onnx(net, meta, os.path.join(out_dir, base + ".onnx")),
                write_check(net, os.path.join(out_dir, base + ".check.npz"))]
@@ -124,20 +155,22 @@ def export(name, out_dir=EXPORT_DIR):
 def parse_args(argv=None):
     p = ArgumentParser(description="Export models to the Gluon symbol format and ONNX")
     p.add_argument("models", nargs="*", help="model names in params/ or NAME.json paths "
-                   "(default: every model in params/)")
+                   "(default: every SR and style network in params/)")
     p.add_argument("--out", default=EXPORT_DIR, help="output folder (default: exports/)")
+    p.add_argument("--vgg", default="", help="VGG16 weights for an AdaIN model's encoder "
+                   "(default $GLUON_SR_VGG16)")
     return p.parse_args(argv)
 
 
 def main(argv=None):
-    from gluon_sr.model_store import available_models
+    from gluon_sr.model_store import image_models
 
     args = parse_args(argv)
-    names = args.models or available_models()
+    names = args.models or image_models()
     if not names:
         raise GluonSRError("no models to export")
     for name in names:
-        for path in export(name, args.out):
+        for path in export(name, args.out, args.vgg or None):
             print(f"{name}: wrote {path}")
     return 0
 

@@ -1,6 +1,31 @@
 """What `evaluate --write-metrics` records in a model's sidecar: the reference (MXNet fp32)
-benchmark numbers, or the PSNR change of another backend / precision against them."""
+benchmark numbers, or the PSNR change of another backend / precision against them; and the
+one way every `--write-metrics` rewrites a sidecar."""
+import json
+
 from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.utils.fileio import atomic_write_json
+
+
+def add_measurement_arguments(parser, out, recorded):
+    """The flags every VGG-based measurement shares: --vgg, --write-metrics (saying what it
+    records) and --out (its JSON report)."""
+    parser.add_argument("--vgg", default="", help="VGG16 weights (default $GLUON_SR_VGG16)")
+    parser.add_argument("--write-metrics", action="store_true", help=f"record {recorded}")
+    parser.add_argument("--out", default=out, help=f"the JSON report (default {out})")
+
+
+def update_sidecar(name_or_path, change):
+    """Apply `change(description)` to model `name_or_path`'s JSON sidecar and write it back
+    atomically (the params file, and so its recorded sha256, is untouched). Returns the path."""
+    from gluon_sr.model_store import resolve
+
+    path, _ = resolve(name_or_path)
+    with open(path) as f:
+        meta = json.load(f)
+    change(meta)
+    atomic_write_json(path, meta)
+    return path
 
 
 def record_benchmarks(meta, results, row):

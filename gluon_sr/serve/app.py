@@ -17,7 +17,7 @@ import tempfile
 
 from flask import Flask, jsonify, request, send_file
 
-from gluon_sr.model_store import models_where
+from gluon_sr.model_store import image_models
 from gluon_sr.serve.jobs import JobRunner, QueueFull
 from gluon_sr.utils.errors import GluonSRError, ImageTooLarge
 
@@ -30,9 +30,9 @@ class BadRequest(GluonSRError):
 
 
 def list_models():
-    """What the page offers: every model in params/, described by its sidecar."""
+    """What the page offers: every SR and style network in params/, described by its sidecar."""
     models = []
-    for name, meta in models_where(lambda m: True, with_meta=True):
+    for name, meta in image_models(with_meta=True):
         denoise = meta.get("inference", {}).get("denoise")
         if denoise and denoise.get("jpeg_quality"):
             continue                    # a denoising variant: reached through its family

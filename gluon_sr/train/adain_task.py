@@ -7,8 +7,9 @@ is, on the encoder's features of that image,
     content: mean squared distance to the AdaIN target at relu4_1
     style:   sum over relu1_1, relu2_1, relu3_1, relu4_1 of the mean squared distances of the
              per-channel means and of the per-channel standard deviations to the painting's,
-each feature divided by its channel's mean activation on the training images (the
-"normalised" VGG of the original; see archs/adain.py).
+each tap's features divided by the tap's mean activation on the training images, so that the
+four layers weigh alike as in the original's normalised VGG (see archs/adain.py and
+docs/adain.md: per-channel scales, the original's, let one near-dead channel take the loss).
 """
 import hashlib
 import os
@@ -105,7 +106,7 @@ class AdaINTask(TaskDefaults):
         self.encoder, self.vgg_source = load_loss_vgg(ENCODER_TAPS, weights=o.vgg or None,
                                                       ctx=ctx)
         self.encoder.hybridize(static_alloc=True)
-        self.scales = self._channel_scales(photos, paintings, ctx[0])
+        self.scales = self._tap_scales(photos, paintings, ctx[0])
         self.loss_fn = AdaINLoss(o, self.encoder, self.scales)
         self._scale_set = False
         self.val_photos = centre_crops(o.val_dir, o.image_size, o.val_images) if o.val_dir else []
@@ -113,10 +114,12 @@ class AdaINTask(TaskDefaults):
                               if o.val_style_dir else [])
         self.last_val = None
 
-    def _channel_scales(self, photos, paintings, ctx, count=32):
-        """1 / each channel's mean activation at each tap, over `count` photo and painting
-        crops (Gatys et al.'s normalisation of VGG; 1e-3 of the layer's mean keeps dead
-        channels finite)."""
+    def _tap_scales(self, photos, paintings, ctx, count=32):
+        """1 / each tap's mean activation over `count` photo and painting crops, as a
+        per-channel array of that one value. Gatys et al. normalise each channel by its own
+        mean; measured here, that lets a channel which is near zero on the calibration crops
+        (its scale up to 1000x the others') but fires on the decoder's early outputs take 98% of
+        relu2_1's style loss, and the decoder learns nothing else (docs/adain.md)."""
         import mxnet as mx
 
         batch = np.stack([photos[i] for i in range(min(count, len(photos)))] +
@@ -124,9 +127,9 @@ class AdaINTask(TaskDefaults):
         feats = self.encoder(mx.nd.array(batch, ctx=ctx).astype("float32") / 255.0)
         scales = {}
         for tap in ENCODER_TAPS:
-            mean = feats[tap].mean(axis=(0, 2, 3)).asnumpy().astype(np.float64)
-            mean = np.maximum(mean, 1e-3 * mean.mean())
-            scales[tap] = mx.nd.array((1.0 / mean).reshape(1, -1, 1, 1), ctx=ctx)
+            channels = feats[tap].shape[1]
+            mean = float(feats[tap].mean().asscalar())
+            scales[tap] = mx.nd.full((1, channels, 1, 1), 1.0 / mean, ctx=ctx)
         return scales
 
     def batches(self, start_step, batch_size, part=0, num_parts=1):

@@ -1,0 +1,184 @@
+"""The AdaIN decoder on held-out photos x held-out paintings: how stylised, against Gatys, how fast.
+
+    python -m gluon_sr.evaluation.adain_bench --photos ../shared/data/content \\
+        --paintings ../shared/data/style --out docs/adain_bench.json
+
+For every photo (top level of --photos, at --size px on the longer side) and painting (shorter
+side 256, as infer.py takes it): the project's Gatys objective (losses.py: content at relu2_2,
+Gram style loss at relu1_2..relu4_3, default weights) of the AdaIN output and of the unstyled
+photo, and the bright blobs the output adds (evaluation/blobs.py). Then, on the first
+--gatys-pairs pairs at --gatys-size px: the L-BFGS iteration at which Gatys, started from the
+photo, first reaches the AdaIN output's style loss. Then the default path's time at 512 x 512.
+"""
+import json
+import os
+import time
+
+import numpy as np
+
+from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
+from gluon_sr.utils.fileio import atomic_write_json
+
+
+def image_files(folder):
+    """The images at the top level of `folder`, sorted."""
+    from gluon_sr.utils.imageio import IMAGE_SUFFIXES
+
+    if not os.path.isdir(folder):
+        raise GluonSRError(f"{folder}: not a folder")
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                   if f.lower().endswith(IMAGE_SUFFIXES))
+    if not files:
+        raise GluonSRError(f"{folder}: no images at its top level")
+    return files
+
+
+def _losses(objective, rgb):
+    import mxnet as mx
+
+    x = mx.nd.array(rgb.transpose(2, 0, 1)[None].astype(np.float32), ctx=objective.ctx)
+    content, style, _ = objective.parts(x)
+    return float(content.asscalar()), float(style.asscalar())
+
+
+def stylisation(transfer, vgg, photos, paintings, size):
+    """One row per (photo, painting): content and style losses of output and photo, blobs."""
+    from gluon_sr.evaluation.blobs import find_blobs
+    from gluon_sr.infer.adain import read_painting
+    from gluon_sr.infer.gatys import StyleObjective
+    from gluon_sr.infer.stylize import working_copy
+    from gluon_sr.utils.imageio import read_image
+    from tqdm import tqdm
+
+    rows = []
+    images = {p: working_copy(read_image(p).rgb, size) for p in photos}
+    art = {p: read_painting(p) for p in paintings}
+    with tqdm(total=len(photos) * len(paintings), desc="stylisation") as bar:
+        for photo_path, photo in images.items():
+            for painting_path, painting in art.items():
+                out = transfer(photo, [painting])
+                objective = StyleObjective(vgg, photo, painting)
+                content, style = _losses(objective, out)
+                _, photo_style = _losses(objective, photo)
+                rows.append({"photo": os.path.basename(photo_path),
+                             "painting": os.path.basename(painting_path),
+                             "content_loss": content, "style_loss": style,
+                             "photo_style_loss": photo_style,
+                             "blobs": len(find_blobs(photo, out))})
+                bar.update()
+    return rows
+
+
+def gatys_iterations(transfer, vgg, pairs, size, iters):
+    """For each (photo, painting): the first L-BFGS iteration whose style loss is at most the
+    AdaIN output's (None if not within `iters`)."""
+    from gluon_sr.infer.adain import read_painting
+    from gluon_sr.infer.gatys import StyleObjective, optimise
+    from gluon_sr.infer.stylize import working_copy
+    from gluon_sr.utils.imageio import read_image
+
+    rows = []
+    for photo_path, painting_path in pairs:
+        photo = working_copy(read_image(photo_path).rgb, size)
+        painting = read_painting(painting_path)
+        objective = StyleObjective(vgg, photo, painting)
+        _, adain_style = _losses(objective, transfer(photo, [painting]))
+        _, history = optimise(objective, photo, iters=iters, log=None)
+        reached = next((h["iter"] for h in history if h["style"] <= adain_style), None)
+        rows.append({"photo": os.path.basename(photo_path),
+                     "painting": os.path.basename(painting_path), "adain_style_loss": adain_style,
+                     "gatys_iters_run": len(history), "gatys_iters_to_adain_style": reached})
+        print(f"{rows[-1]['photo']} x {rows[-1]['painting']}: Gatys reaches AdaIN's style loss "
+              f"at iteration {reached if reached else f'> {len(history)}'}")
+    return rows
+
+
+def speed(transfer, painting_path, side=512, repeat=5):
+    """Median seconds for one side x side photo, painting statistics included (the default
+    path: infer.py --style-image)."""
+    from gluon_sr.infer.adain import read_painting
+
+    photo = np.random.default_rng(0).uniform(0, 1, (side, side, 3)).astype(np.float32)
+    painting = read_painting(painting_path)
+    transfer(photo, [painting])                              # warm-up at this shape
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        transfer(photo, [painting])
+        times.append(time.perf_counter() - start)
+    seconds = float(np.median(times))
+    return {"side": side, "seconds": seconds, "ms_per_mp": 1000 * seconds / (side * side / 1e6)}
+
+
+def summary(rows, gatys_rows):
+    style = np.array([r["style_loss"] for r in rows])
+    photo_style = np.array([r["photo_style_loss"] for r in rows])
+    reached = [r["gatys_iters_to_adain_style"] for r in gatys_rows]
+    return {
+        "pairs": len(rows),
+        "mean_style_loss": float(style.mean()), "mean_photo_style_loss": float(photo_style.mean()),
+        "style_ratio_of_means": float(style.mean() / photo_style.mean()),
+        "median_pair_style_ratio": float(np.median(style / photo_style)),
+        "mean_content_loss": float(np.mean([r["content_loss"] for r in rows])),
+        "outputs_with_blobs": int(sum(r["blobs"] > 0 for r in rows)),
+        "gatys_median_iters_to_adain_style": (
+            float(np.median([r if r else np.inf for r in reached])) if reached else None),
+    }
+
+
+def parse_args(argv=None):
+    from gluon_sr.evaluation.records import add_measurement_arguments
+
+    p = ArgumentParser(description="AdaIN on held-out photos x paintings: stylisation, Gatys "
+                       "iterations, speed (JSON)")
+    p.add_argument("--model", default="adain")
+    p.add_argument("--photos", required=True, help="folder: its top-level images")
+    p.add_argument("--paintings", required=True, help="folder of held-out paintings")
+    p.add_argument("--size", type=int, default=512, help="photos' longer side")
+    p.add_argument("--gatys-pairs", type=int, default=6)
+    p.add_argument("--gatys-size", type=int, default=256)
+    p.add_argument("--gatys-iters", type=int, default=100)
+    p.add_argument("--speed-side", type=int, default=512, help="side of the timed photo")
+    add_measurement_arguments(p, "adain_bench.json", "the summary and speed in the model's "
+                              "sidecar")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    from gluon_sr.archs.vgg import load_loss_vgg
+    from gluon_sr.infer.adain import load_adain
+    from gluon_sr.evaluation.records import update_sidecar
+    from gluon_sr.losses import CONTENT_LAYER, STYLE_LAYERS
+
+    args = parse_args(argv)
+    photos, paintings = image_files(args.photos), image_files(args.paintings)
+    transfer, meta = load_adain(args.model, args.vgg or None)
+    vgg, _ = load_loss_vgg((*STYLE_LAYERS, CONTENT_LAYER), weights=args.vgg or None)
+    vgg.hybridize()
+    rows = stylisation(transfer, vgg, photos, paintings, args.size)
+    # Gatys on distinct photos and paintings: photo i with painting (i * 7) mod n.
+    pairs = [(photos[i % len(photos)], paintings[(i * 7) % len(paintings)])
+             for i in range(args.gatys_pairs)]
+    gatys_rows = gatys_iterations(transfer, vgg, pairs, args.gatys_size, args.gatys_iters)
+    report = {"model": args.model, "params_sha256": meta.get("params_sha256"),
+              "photos": [os.path.basename(p) for p in photos],
+              "paintings": [os.path.basename(p) for p in paintings], "size": args.size,
+              "summary": summary(rows, gatys_rows),
+              "speed": speed(transfer, paintings[0], args.speed_side),
+              "pairs": rows, "gatys": gatys_rows}
+    atomic_write_json(args.out, report)
+    if args.write_metrics:
+        held_out = {"photos": len(photos), "paintings": len(paintings), "size": args.size,
+                    **report["summary"], "speed": report["speed"]}
+
+        def record(meta):
+            meta.setdefault("metrics", {})["held_out"] = held_out
+        sidecar = update_sidecar(args.model, record)
+        print(f"updated {sidecar}")
+    print(json.dumps({"summary": report["summary"], "speed": report["speed"]}, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,251 @@
+"""`AdaINStylizer`: any painting's style in one forward pass (Huang & Belongie 2017).
+
+    encode   VGG16 to relu4_1 (the user's weights, as in training), exactly tiled on large
+             images: tiles start on the 8-pixel grid of the three poolings and overlap by
+             more than the encoder's receptive radius, so their cores equal the whole image's
+    AdaIN    content features take each painting's per-channel mean and std; several paintings
+             mix by weight, a mask gives the inside one painting and the outside another (or
+             the photo), alpha mixes in the photo's own features
+    decode   the trained decoder, tiled the same way over the feature map
+
+The statistics are those of the whole image whatever the tiling (the feature map is gathered
+first), so a tiled result equals the whole-image one. Colour preservation is the paper's: the
+painting first takes the photo's colour mean and covariance.
+"""
+import os
+
+import numpy as np
+
+from gluon_sr.archs.adain import EPS
+from gluon_sr.infer.stylize import working_alpha, working_copy, working_size
+from gluon_sr.infer.tiling import tiles
+from gluon_sr.utils.errors import GluonSRError
+
+ALIGN = 8                   # three 2x2 poolings between the input and relu4_1
+# VGG16 to relu4_1 sees 33 px to each side (two 3x3 convs at full resolution, two at 1/2, three
+# at 1/4, one at 1/8, plus the poolings); the margin is the next multiple of 8 above.
+ENCODER_MARGIN = 40
+# Whole-image inference up to ~1.5 MP (a few GB at 64 channels x full resolution); tiles above.
+DEFAULT_TILE = 1024
+STYLE_SIZE = 256            # the shorter side paintings had in training
+
+
+def match_colour(source, target):
+    """`source` (HxWx3, 0..1) with `target`'s colour mean and covariance (the paper's colour
+    preservation: a linear map of RGB, x -> A (x - mu_s) + mu_t with A = C_t^1/2 C_s^-1/2)."""
+    def stats(img):
+        pixels = img.reshape(-1, 3).astype(np.float64)
+        return pixels.mean(axis=0), np.cov(pixels, rowvar=False) + 1e-5 * np.eye(3)
+
+    def sqrt_and_inverse(cov):
+        values, vectors = np.linalg.eigh(cov)
+        root = np.sqrt(np.maximum(values, 1e-12))
+        return (vectors * root) @ vectors.T, (vectors / root) @ vectors.T
+
+    mean_s, cov_s = stats(source)
+    mean_t, cov_t = stats(target)
+    transform = sqrt_and_inverse(cov_t)[0] @ sqrt_and_inverse(cov_s)[1]
+    out = (source.reshape(-1, 3) - mean_s) @ transform.T + mean_t
+    return np.clip(out.reshape(source.shape), 0, 1).astype(np.float32)
+
+
+def feature_stats(feats, weights=None):
+    """Per-channel mean and std (as channel_mean_std) of C x h x w features, over the pixels
+    weighted by `weights` (h x w, default all)."""
+    f = feats.astype(np.float64)
+    w = np.ones(f.shape[1:]) if weights is None else weights.astype(np.float64)
+    total = max(w.sum(), 1e-8)
+    mean = (f * w).sum(axis=(1, 2)) / total
+    var = (np.square(f - mean[:, None, None]) * w).sum(axis=(1, 2)) / total
+    return mean, np.sqrt(var + EPS)
+
+
+def renormalise(feats, own, target):
+    """AdaIN with numpy statistics: features normalised by their `own` (mean, std) and given
+    `target`'s."""
+    (mean, std), (t_mean, t_std) = own, target
+    scale = (t_std / std)[:, None, None]
+    return (feats - mean[:, None, None]) * scale + t_mean[:, None, None]
+
+
+def mask_at_features(mask, height, width):
+    """A 0..1 mask (any size) resized to the height x width image, padded like it and averaged
+    over each 8x8 cell: one value per feature pixel."""
+    from PIL import Image
+
+    resized = np.asarray(Image.fromarray(mask.astype(np.float32), mode="F")
+                         .resize((width, height), Image.BILINEAR))
+    padded = _pad_to_alignment(resized[..., None])[..., 0]
+    h, w = padded.shape[0] // ALIGN, padded.shape[1] // ALIGN
+    return np.clip(padded.reshape(h, ALIGN, w, ALIGN).mean(axis=(1, 3)), 0, 1)
+
+
+class AdaINTransfer:
+    """The numpy-in, numpy-out pipeline around an encoder and a decoder (Gluon blocks)."""
+
+    def __init__(self, encoder, decoder, ctx=None):
+        import mxnet as mx
+
+        self.encoder, self.decoder = encoder, decoder
+        self.ctx = ctx or mx.cpu()
+        self.decoder_margin = decoder.receptive_radius() // ALIGN + 2     # in feature pixels
+
+    def _run(self, net, chw):
+        import mxnet as mx
+
+        out = net(mx.nd.array(chw[None], ctx=self.ctx))
+        return (out["relu4_1"] if isinstance(out, dict) else out)[0].asnumpy()
+
+    def encode(self, rgb, tile=0):
+        """relu4_1 features (512, H/8, W/8) of an HxWx3 image whose sides are multiples of 8."""
+        h, w = rgb.shape[:2]
+        if h % ALIGN or w % ALIGN:
+            raise ValueError(f"image sides must be multiples of {ALIGN}, got {w}x{h}")
+        chw = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
+        if not tile or (h <= tile and w <= tile):
+            return self._run(self.encoder, chw)
+        tile = -(-tile // ALIGN) * ALIGN
+        out = None
+        for (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) in tiles(h, w, tile, ENCODER_MARGIN):
+            feats = self._run(self.encoder, chw[:, cy0:cy1, cx0:cx1])
+            if out is None:
+                out = np.empty((feats.shape[0], h // ALIGN, w // ALIGN), np.float32)
+            a = ALIGN
+            out[:, y0 // a:y1 // a, x0 // a:x1 // a] = \
+                feats[:, (y0 - cy0) // a:(y1 - cy0) // a, (x0 - cx0) // a:(x1 - cx0) // a]
+        return out
+
+    def decode(self, feats, tile=0):
+        """An image (H, W, 3), unclipped, from (512, H/8, W/8) features."""
+        _, h, w = feats.shape
+        step = -(-tile // ALIGN) if tile else 0
+        if not step or (h <= step and w <= step):
+            return self._run(self.decoder, feats).transpose(1, 2, 0)
+        a = ALIGN
+        out = np.empty((3, h * a, w * a), np.float32)
+        for (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) in tiles(h, w, step, self.decoder_margin):
+            pred = self._run(self.decoder, np.ascontiguousarray(feats[:, cy0:cy1, cx0:cx1]))
+            out[:, y0 * a:y1 * a, x0 * a:x1 * a] = \
+                pred[:, (y0 - cy0) * a:(y1 - cy0) * a, (x0 - cx0) * a:(x1 - cx0) * a]
+        return out.transpose(1, 2, 0)
+
+    def style_statistics(self, painting):
+        """(mean, std) of a painting's relu4_1 features, encoded whole."""
+        padded = _pad_to_alignment(painting)
+        return feature_stats(self.encode(padded))
+
+    def target_features(self, content_feats, styles, weights=None, mask=None, alpha=1.0):
+        """The features to decode. styles: [(mean, std)] of the paintings. weights: how to mix
+        them (default equal). mask (at feature resolution, 0..1): inside takes styles[0],
+        outside styles[1], or the photo's own features when there is one style."""
+        if mask is None:
+            weights = np.full(len(styles), 1.0 / len(styles)) if weights is None else weights
+            own = feature_stats(content_feats)
+            target = sum(w * renormalise(content_feats, own, s) for w, s in zip(weights, styles))
+        else:
+            regions = []
+            for region, style in zip((mask, 1.0 - mask), list(styles) + [None]):
+                if style is None:
+                    regions.append(content_feats)
+                else:
+                    own = feature_stats(content_feats, region > 0.5)
+                    regions.append(renormalise(content_feats, own, style))
+            target = mask * regions[0] + (1.0 - mask) * regions[1]
+        return (alpha * target + (1.0 - alpha) * content_feats).astype(np.float32)
+
+    def __call__(self, content, paintings, weights=None, mask=None, alpha=1.0, tile=None,
+                 preserve_color=False):
+        """Stylise an HxWx3 image (0..1) with one or more paintings (HxWx3 each). mask:
+        HxW 0..1 (any size; it is resized). Returns HxWx3 in 0..1."""
+        h, w = content.shape[:2]
+        padded = _pad_to_alignment(content)
+        if tile is None:
+            large = padded.shape[0] * padded.shape[1] > 1.5 * DEFAULT_TILE ** 2
+            tile = DEFAULT_TILE if large else 0
+        if preserve_color:
+            paintings = [match_colour(p, content) for p in paintings]
+        feats = self.encode(padded, tile)
+        styles = [self.style_statistics(p) for p in paintings]
+        if mask is not None:
+            mask = mask_at_features(mask, h, w)
+        target = self.target_features(feats, styles, weights, mask, alpha)
+        out = self.decode(target, tile)[:h, :w]
+        return np.clip(out, 0.0, 1.0)
+
+
+def _pad_to_alignment(img):
+    h, w = img.shape[:2]
+    ph, pw = (-h) % ALIGN, (-w) % ALIGN
+    if ph or pw:
+        img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 8 else "edge")
+    return img
+
+
+def load_adain(name="adain", vgg_weights=None, ctx=None):
+    """An AdaINTransfer with the trained decoder `name` and the VGG16 encoder, both hybridized.
+    Returns (transfer, decoder meta)."""
+    from gluon_sr.archs.adain import ENCODER_TAPS
+    from gluon_sr.archs.vgg import load_loss_vgg
+    from gluon_sr.model_store import load_model
+
+    decoder, meta = load_model(name, ctx=ctx)
+    if meta.get("task") != "adain":
+        raise GluonSRError(f"model {name} is not an AdaIN decoder (task {meta.get('task')!r})")
+    encoder, _ = load_loss_vgg((ENCODER_TAPS[-1],), weights=vgg_weights,
+                               ctx=[ctx] if ctx else None)
+    encoder.hybridize(static_alloc=True)
+    decoder.hybridize(static_alloc=True)
+    return AdaINTransfer(encoder, decoder, ctx), meta
+
+
+def read_painting(path, style_size=STYLE_SIZE):
+    """A painting as AdaIN takes it: HxWx3 in 0..1, shorter side `style_size` (0 = as it is)."""
+    from gluon_sr.data.content import resize_shorter
+    from gluon_sr.utils.imageio import read_image, to_uint8
+
+    rgb = read_image(path).rgb
+    if style_size:
+        rgb = resize_shorter(to_uint8(rgb), style_size).astype(np.float32) / 255
+    return rgb
+
+
+class AdaINStylizer:
+    """`infer.py photo.jpg --style-image painting.jpg`: a LoadedImage in, (rgb, alpha) out."""
+
+    def __init__(self, style_images, weights=None, alpha=1.0, mask=None, preserve_color=False,
+                 model="adain", vgg_weights=None, size=0, style_size=STYLE_SIZE, tile=None,
+                 ctx=None):
+        from gluon_sr.utils.imageio import read_image
+
+        if weights is not None:
+            if len(weights) != len(style_images):
+                raise GluonSRError(f"--style-weights gives {len(weights)} weights for "
+                                   f"{len(style_images)} style images")
+            if min(weights) < 0 or sum(weights) <= 0:
+                raise GluonSRError("--style-weights must be >= 0 and not all 0")
+            weights = np.asarray(weights, np.float64) / sum(weights)
+        if mask is not None and len(style_images) > 2:
+            raise GluonSRError("--mask takes one style image (inside; the photo outside) or "
+                               f"two (inside, outside), not {len(style_images)}")
+        if mask is not None and weights is not None:
+            raise GluonSRError("--style-weights mixes styles everywhere; with --mask each "
+                               "region has its own style")
+        self.transfer, self.meta = load_adain(model, vgg_weights, ctx)
+        self.paintings = [read_painting(p, style_size) for p in style_images]
+        self.mask = None
+        if mask is not None:
+            self.mask = read_image(mask).rgb.mean(axis=-1)
+        self.weights, self.alpha, self.preserve_color = weights, alpha, preserve_color
+        self.size, self.tile = size, tile
+        self.name = model
+        names = [os.path.splitext(os.path.basename(p))[0] for p in style_images]
+        self.suffix = "_".join(names)
+
+    def output_size(self, width, height):
+        return working_size(width, height, self.size)
+
+    def __call__(self, image):
+        content = working_copy(image.rgb, self.size)
+        out = self.transfer(content, self.paintings, self.weights, self.mask, self.alpha,
+                            self.tile, self.preserve_color)
+        return out.astype(np.float32), working_alpha(image, self.size)
