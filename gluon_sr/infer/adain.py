@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from gluon_sr.archs.adain import EPS
-from gluon_sr.infer.stylize import working_alpha, working_copy, working_size
+from gluon_sr.infer.stylize import pad_to_alignment, working_alpha, working_copy, working_size
 from gluon_sr.infer.tiling import tiles
 from gluon_sr.utils.errors import GluonSRError
 
@@ -75,7 +75,7 @@ def mask_at_features(mask, height, width):
 
     resized = np.asarray(Image.fromarray(mask.astype(np.float32), mode="F")
                          .resize((width, height), Image.BILINEAR))
-    padded = _pad_to_alignment(resized[..., None])[..., 0]
+    padded = pad_to_alignment(resized[..., None], ALIGN)[..., 0]
     h, w = padded.shape[0] // ALIGN, padded.shape[1] // ALIGN
     return np.clip(padded.reshape(h, ALIGN, w, ALIGN).mean(axis=(1, 3)), 0, 1)
 
@@ -131,7 +131,7 @@ class AdaINTransfer:
 
     def style_statistics(self, painting):
         """(mean, std) of a painting's relu4_1 features, encoded whole."""
-        padded = _pad_to_alignment(painting)
+        padded = pad_to_alignment(painting, ALIGN)
         return feature_stats(self.encode(padded))
 
     def target_features(self, content_feats, styles, weights=None, mask=None, alpha=1.0):
@@ -158,7 +158,7 @@ class AdaINTransfer:
         """Stylise an HxWx3 image (0..1) with one or more paintings (HxWx3 each). mask:
         HxW 0..1 (any size; it is resized). Returns HxWx3 in 0..1."""
         h, w = content.shape[:2]
-        padded = _pad_to_alignment(content)
+        padded = pad_to_alignment(content, ALIGN)
         if tile is None:
             large = padded.shape[0] * padded.shape[1] > 1.5 * DEFAULT_TILE ** 2
             tile = DEFAULT_TILE if large else 0
@@ -171,14 +171,6 @@ class AdaINTransfer:
         target = self.target_features(feats, styles, weights, mask, alpha)
         out = self.decode(target, tile)[:h, :w]
         return np.clip(out, 0.0, 1.0)
-
-
-def _pad_to_alignment(img):
-    h, w = img.shape[:2]
-    ph, pw = (-h) % ALIGN, (-w) % ALIGN
-    if ph or pw:
-        img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 8 else "edge")
-    return img
 
 
 def load_adain(name="adain", vgg_weights=None, ctx=None):

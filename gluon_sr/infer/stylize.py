@@ -54,11 +54,14 @@ class _Collected(Exception):
     """Raised inside a forward pass once the layer being measured has seen its input."""
 
 
-def _pad_to_alignment(img, align):
+def pad_to_alignment(img, align):
+    """An HxWxC image reflected at its bottom and right edges to sides that are multiples of
+    `align` (repeated instead where it is too small to reflect)."""
     h, w = img.shape[:2]
     ph, pw = (-h) % align, (-w) % align
     if ph or pw:
-        img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+        mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
+        img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode=mode)
     return img
 
 
@@ -74,7 +77,7 @@ def run_transform(model, rgb, tile=None):
     border = min(BORDER, h - 1, w - 1)
     padded = np.pad(np.asarray(rgb, dtype=np.float32), ((border, border), (border, border), (0, 0)),
                     mode="reflect")
-    padded = _pad_to_alignment(padded, model.align)
+    padded = pad_to_alignment(padded, model.align)
     chw = np.ascontiguousarray(padded.transpose(2, 0, 1))
     H, W = padded.shape[:2]
     if tile is None:
