@@ -16,7 +16,7 @@ import gluon_sr  # noqa: F401  (sets OpenMP threads before MXNet loads)
 from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
 
 MODEL_KEYS = ("channels", "num_blocks", "norm", "upsampler", "output", "global_skip", "res_scale",
-              "long_skip", "head_kernel", "tail_kernel")
+              "long_skip", "head_kernel", "tail_kernel", "norm_stages")
 
 
 def build_parser():
@@ -35,6 +35,9 @@ def build_parser():
     g.add_argument("--norm", choices=("batch", "instance", "none"))
     g.add_argument("--upsampler", choices=("deconv", "pixelshuffle", "subpixel", "resize"))
     g.add_argument("--output", choices=("linear", "tanh"))
+    g.add_argument("--norm-stages", nargs="*", choices=("encoder", "body", "upsampler"),
+                   help="style: the stages with instance norm (recipe: encoder; Johnson et al.: "
+                        "all three)")
     g.add_argument("--global-skip", choices=("none", "nearest"))
     g.add_argument("--res-scale", type=float)
     g.add_argument("--long-skip", action="store_true")

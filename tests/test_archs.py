@@ -1,8 +1,10 @@
+import json
+
 import mxnet as mx
 import numpy as np
 import pytest
 
-from gluon_sr.archs import MODELS, get_model, model_spec
+from gluon_sr.archs import MODELS, canonical_spec, get_model, model_spec
 from gluon_sr.archs.sr_resnet import SRResNetConfig
 
 SR_MODELS = sorted(name for name, (_, cfg, _) in MODELS.items() if cfg is SRResNetConfig)
@@ -44,6 +46,18 @@ def test_spec_round_trip_rebuilds_identical_net(tmp_path):
     np.testing.assert_allclose(rebuilt(x).asnumpy(), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_specs_compare_as_json_and_older_specs_gain_the_new_defaults():
+    net = get_model("transform_net", norm_stages=("encoder",))
+    spec = model_spec(net)
+    assert spec["config"]["norm_stages"] == ["encoder"]          # as a JSON file gives it back
+    assert canonical_spec(json.loads(json.dumps(spec))) == spec
+    # A checkpoint written before norm_stages existed describes the default network.
+    old = {"arch": "transform_net", "config": {"channels": 32, "num_blocks": 5,
+                                               "norm": "instance", "upsampler": "resize",
+                                               "output": "tanh"}}
+    assert canonical_spec(old) == model_spec(get_model("transform_net"))
+
+
 def test_bad_configs_are_rejected():
     with pytest.raises(ValueError, match="unknown model"):
         get_model("nope")
@@ -53,6 +67,8 @@ def test_bad_configs_are_rejected():
         get_model("srresnet_seed", widht=3)
     with pytest.raises(ValueError, match="norm"):
         get_model("srresnet_seed", norm="group")
+    with pytest.raises(ValueError, match="norm stage"):
+        get_model("transform_net", norm_stages=("decoder",))
 
 
 def test_few_channel_conv_equals_plain_conv():

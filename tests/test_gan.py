@@ -210,6 +210,18 @@ def test_gan_run_logs_both_nets_records_its_parent_and_resumes_exactly(shards, t
         np.testing.assert_allclose(b[key].asnumpy(), a[key].asnumpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_a_resumed_discriminator_takes_the_recipes_learning_rate(shards, tmp_path, parent):
+    """Its saved states carry the old optimiser; --d-lr given on resume must win."""
+    from gluon_sr.train.gan_task import GANTask
+
+    task = GANTask(gan_config(shards, tmp_path, "lr", parent, d_lr=3e-4), [mx.cpu()])
+    save, load = task.checkpoint_files()[".d.states"]
+    task.d_trainer.set_learning_rate(1e-2)
+    save(str(tmp_path / "d.states"))
+    load(str(tmp_path / "d.states"))
+    assert task.d_trainer.learning_rate == pytest.approx(3e-4)
+
+
 def test_gan_trains_on_two_devices(shards, tmp_path, parent):
     out = train(gan_config(shards, tmp_path, "two", parent, ctx="cpu:2"))
     params = mx.nd.load(out.replace(".json", ".params"))

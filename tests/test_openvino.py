@@ -111,3 +111,40 @@ def test_style_networks_are_candidates_only_when_their_picture_stays_within_40_d
     assert ("mxnet", "int8") in auto.candidates(meta)
     meta["deployment"]["mxnet_int8"]["min_output_psnr_db"] = 39.0
     assert ("mxnet", "int8") not in auto.candidates(meta)
+
+
+@pytest.mark.parametrize("noise,kept", [(1e-4, True), (1e-2, False)])
+def test_bf16_without_a_record_is_checked_against_fp32_at_first_use(tmp_path, monkeypatch, noise,
+                                                                     kept):
+    """On a CPU with native bf16 (faked here), a model whose sidecar has no bf16 record runs
+    bf16 only if its output on the example photos is within SR_SELF_PSNR_DB of fp32's."""
+    from gluon_sr.deploy import openvino_backend
+
+    monkeypatch.setattr(openvino_backend, "native_bf16", lambda: True)
+    path = saved(tmp_path, "edsr", "sr", scale=2, channels=4, num_blocks=1)
+    assert ("openvino", "bf16") in auto.candidates({})
+    assert ("openvino", "bf16") not in auto.candidates(
+        {"deployment": {"openvino_bf16": {"max_psnr_change_db": 0.2}}})
+
+    class Rounded:                  # stands in for bf16: fp32's output plus its rounding noise
+        backend, precision = "openvino", "bf16"
+
+        def __init__(self, model):
+            self.model, self.task = model, model.task
+
+        def forward(self, x):
+            out = self.model.forward(x)
+            return out + noise * np.random.default_rng(0).standard_normal(out.shape)
+
+    def load(name, backend, precision):
+        model = load_for_inference(name, backend, "fp32")
+        return Rounded(model) if precision == "bf16" else model
+
+    speed = {"mxnet": 3.0, "openvino": 2.0}
+    monkeypatch.setattr(auto, "_seconds", lambda m: 1.0 if isinstance(m, Rounded)
+                        else speed[m.backend])
+    model, note = auto.load_fastest(path, load)
+    assert isinstance(model, Rounded) == kept
+    recorded = next(iter(auto.read_json_if_exists(auto.CHOICES, "choices").values()))
+    expected_psnr = 10 * np.log10(1 / noise ** 2)
+    assert recorded["self_psnr_db"]["openvino bf16"] == pytest.approx(expected_psnr, abs=1.0)

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import smooth_image
 from gluon_sr.archs import get_model
-from gluon_sr.archs.transform_net import StatNorm
+from gluon_sr.archs.transform_net import StatNorm, stat_norms
 from gluon_sr.infer.loader import InferenceModel
 from gluon_sr.infer.stylize import blend, preserve_colour, run_transform
 
@@ -69,6 +69,16 @@ def test_exact_tiling_of_the_instance_norm_net():
     for y in range(0, 150, 50):
         naive[y:y + 50] = run_transform(model, img[y:y + 50], tile=0)
     assert np.abs(naive - whole).max() > 1e-2
+
+
+def test_norm_stages_choose_the_normalised_layers_and_tiling_stays_exact():
+    net = style_net(norm_stages=("encoder",))
+    assert len(stat_norms(net)) == 3
+    assert len(stat_norms(style_net())) == 3 + 2 * 2 + 2
+    model = InferenceModel.from_gluon(net)
+    img = smooth_image(np.random.default_rng(2), 100, 76).astype(np.float32)
+    np.testing.assert_allclose(run_transform(model, img, tile=40),
+                               run_transform(model, img, tile=0), atol=1e-4)
 
 
 def test_tiling_runs_on_the_imperative_copy_and_leaves_the_fast_path_alone(tmp_path):

@@ -1,4 +1,5 @@
 """Network factory: `get_model(name, **config)` builds a net whose config round-trips as JSON."""
+import json
 from dataclasses import asdict, fields
 
 from .adain import AdaINDecoder, AdaINDecoderConfig
@@ -44,6 +45,17 @@ def get_model(name, **config):
     return net
 
 
+def _as_json(config):
+    # Tuples come back from a JSON file as lists; specs compare equal either way.
+    return json.loads(json.dumps(asdict(config)))
+
+
 def model_spec(net):
     """The JSON-able description from which get_model rebuilds `net`."""
-    return {"arch": net.model_name, "config": asdict(net.config)}
+    return {"arch": net.model_name, "config": _as_json(net.config)}
+
+
+def canonical_spec(spec):
+    """`spec` (e.g. read from a checkpoint) with the defaults of options added since filled in."""
+    net_cls, cfg_cls, preset = MODELS[spec["arch"]]
+    return {"arch": spec["arch"], "config": _as_json(cfg_cls(**{**preset, **spec["config"]}))}

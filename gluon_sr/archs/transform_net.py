@@ -4,6 +4,10 @@ Reflection padding everywhere (zero padding leaves border artefacts in stylised 
 downsampling by stride-2 convs, five residual blocks at 1/4 resolution, and x2 upsampling by
 nearest-neighbour resize + conv (Odena et al.: no checkerboard artefacts) or transposed conv.
 
+`norm_stages` chooses where instance norm sits: Johnson's net has it after every conv
+(encoder, residual body, upsampler); normalised only in the encoder, the net paints no bright
+blobs (docs/style_blobs.md).
+
 Instance norm normalises with whole-image statistics, so tiles of a large image would each be
 normalised differently. `StatNorm` can be switched to fixed statistics; gluon_sr.infer.stylize
 gathers the whole-image statistics tile by tile and then renders the tiles exactly.
@@ -17,6 +21,7 @@ from .layers import FewChannelConv2D
 UPSAMPLERS = ("resize", "deconv")
 NORMS = ("instance", "batch")
 OUTPUTS = ("tanh", "linear")
+STAGES = ("encoder", "body", "upsampler")
 # Both stride-2 stages must see the same sampling grid in a tile as in the whole image.
 ALIGN = 4
 
@@ -28,12 +33,18 @@ class TransformNetConfig:
     norm: str = "instance"
     upsampler: str = "resize"
     output: str = "tanh"        # Johnson's scaled tanh into 0..1, or linear (clipped later)
+    # Which stages normalise (Johnson: all). Instance norm divides by whole-image statistics,
+    # which lets a net scale every position down by planting one strong peak (docs/style_blobs.md).
+    norm_stages: tuple = STAGES
 
     def validate(self):
         for name, value, allowed in (("upsampler", self.upsampler, UPSAMPLERS),
                                      ("norm", self.norm, NORMS), ("output", self.output, OUTPUTS)):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; expected one of {allowed}")
+        unknown = set(self.norm_stages) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown norm stage(s) {sorted(unknown)}; expected some of {STAGES}")
         if self.channels < 1 or self.num_blocks < 0:
             raise ValueError("channels must be >= 1 and num_blocks >= 0")
 
@@ -136,13 +147,14 @@ class UpsampleConv(HybridBlock):
                 self.conv = ReflectConv(channels, 3, norm=norm)
             else:
                 self.deconv = nn.Conv2DTranspose(channels, 3, strides=2, padding=1,
-                                                 output_padding=1, use_bias=False)
-                self.norm = _norm(norm, channels)
+                                                 output_padding=1, use_bias=norm is None)
+                self.norm = _norm(norm, channels) if norm else None
 
     def hybrid_forward(self, F, x):
         if self.kind == "resize":
             return self.conv(F.UpSampling(x, scale=2, sample_type="nearest"))
-        return F.relu(self.norm(self.deconv(x)))
+        x = self.deconv(x)
+        return F.relu(self.norm(x) if self.norm is not None else x)
 
 
 class TransformNet(HybridBlock):
@@ -154,15 +166,17 @@ class TransformNet(HybridBlock):
         super().__init__(**kwargs)
         config.validate()
         self.config = c = config
+        encoder, body, upsampler = (c.norm if stage in c.norm_stages else None
+                                    for stage in STAGES)
         with self.name_scope():
             self.layers = nn.HybridSequential()
-            self.layers.add(ReflectConv(c.channels, 9, norm=c.norm),
-                            ReflectConv(c.channels * 2, 3, stride=2, norm=c.norm),
-                            ReflectConv(c.channels * 4, 3, stride=2, norm=c.norm))
+            self.layers.add(ReflectConv(c.channels, 9, norm=encoder),
+                            ReflectConv(c.channels * 2, 3, stride=2, norm=encoder),
+                            ReflectConv(c.channels * 4, 3, stride=2, norm=encoder))
             for _ in range(c.num_blocks):
-                self.layers.add(StyleResidualBlock(c.channels * 4, c.norm))
-            self.layers.add(UpsampleConv(c.channels * 2, c.upsampler, c.norm),
-                            UpsampleConv(c.channels, c.upsampler, c.norm),
+                self.layers.add(StyleResidualBlock(c.channels * 4, body))
+            self.layers.add(UpsampleConv(c.channels * 2, c.upsampler, upsampler),
+                            UpsampleConv(c.channels, c.upsampler, upsampler),
                             ReflectConv(3, 9, relu=False, rgb_from=c.channels))
 
     def hybrid_forward(self, F, x):

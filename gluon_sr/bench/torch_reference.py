@@ -93,7 +93,9 @@ class TransformNet(nn.Module):
     def __init__(self, config):
         super().__init__()
         c = config
-        if (c["norm"], c["upsampler"], c["output"]) != ("instance", "resize", "tanh"):
+        every_stage = ["encoder", "body", "upsampler"]
+        if ((c["norm"], c["upsampler"], c["output"]) != ("instance", "resize", "tanh")
+                or list(c.get("norm_stages", every_stage)) != every_stage):
             raise NotImplementedError(f"no PyTorch reference for {c}")
         w = c["channels"]
         self.head = nn.Sequential(ReflectConv(3, w, 9), ReflectConv(w, 2 * w, 3, 2),

@@ -13,6 +13,10 @@ quality: for SR, a PSNR change of at most 0.05 dB on Set5, Set14 and BSD100 (`ev
 an output at 40 dB PSNR or more against its own fp32 picture on every held-out photo
 (`gluon_sr.evaluation.style_quality --write-metrics`). 40 dB is an RMS difference of 2.5 grey
 levels of 255, about what a quality-95 JPEG of the picture differs by: not visible.
+
+bf16 runs only on CPUs with native bf16, which the machine that recorded the sidecars may not
+have; without a record it is checked here, at first use, against MXNet fp32 on the bundled
+example photos (see SR_SELF_PSNR_DB), and the result cached with the timing.
 """
 import logging
 import os
@@ -28,6 +32,10 @@ logger = logging.getLogger(__name__)
 CHOICES = os.path.join(CACHE_DIR, "choices.json")
 MAX_PSNR_CHANGE_DB = 0.05
 MIN_OUTPUT_PSNR_DB = 40.0
+# A picture off by noise of PSNR q dB against the fp32 output moves a PSNR of p dB against
+# ground truth by 10 log10(1 + 10^((p - q) / 10)); within 0.05 dB at 38 dB (above every
+# benchmark PSNR of a shipped model) needs q >= 57.4 dB.
+SR_SELF_PSNR_DB = 38.0 + 10 * np.log10(1 / (10 ** (MAX_PSNR_CHANGE_DB / 10) - 1))
 
 
 def cached_export(name, meta):
@@ -83,22 +91,40 @@ def candidates(meta):
     """[(backend, precision)] that keep the model's quality on this machine."""
     from gluon_sr.deploy.openvino_backend import native_bf16, openvino_available
 
-    def keeps_quality(path):
-        recorded = meta.get("deployment", {}).get(path, {})
-        if "max_psnr_change_db" in recorded:                    # SR: against ground truth
-            return abs(recorded["max_psnr_change_db"]) <= MAX_PSNR_CHANGE_DB
-        if "min_output_psnr_db" in recorded:                    # style: against its fp32 self
-            return recorded["min_output_psnr_db"] >= MIN_OUTPUT_PSNR_DB
-        return False
-
     found = [("mxnet", "fp32")]
-    if keeps_quality("mxnet_int8"):
+    if _recorded_quality(meta, "mxnet_int8"):
         found.append(("mxnet", "int8"))
     if openvino_available():
         found.append(("openvino", "fp32"))
-        if native_bf16() and keeps_quality("openvino_bf16"):
+        if native_bf16() and _recorded_quality(meta, "openvino_bf16") is not False:
             found.append(("openvino", "bf16"))
     return found
+
+
+def _recorded_quality(meta, path):
+    """True / False: the sidecar's record of `path` keeps / loses quality; None: no record."""
+    recorded = meta.get("deployment", {}).get(path, {})
+    if "max_psnr_change_db" in recorded:                    # SR: against ground truth
+        return abs(recorded["max_psnr_change_db"]) <= MAX_PSNR_CHANGE_DB
+    if "min_output_psnr_db" in recorded:                    # style: against its fp32 self
+        return recorded["min_output_psnr_db"] >= MIN_OUTPUT_PSNR_DB
+    return None
+
+
+def self_psnr(reference, model):
+    """PSNR (dB) of `model`'s output against `reference`'s on the bundled example photos."""
+    from gluon_sr.deploy.precision import example_images
+
+    align = 1 if reference.task == "sr" else 4
+    errors = []
+    for img in example_images():
+        h, w = img.shape[0] // align * align, img.shape[1] // align * align
+        x = np.ascontiguousarray(img[:h, :w].transpose(2, 0, 1)[None], dtype=np.float32)
+        a, b = (np.clip(m.forward(x), 0, 1) for m in (reference, model))
+        errors.append(float(np.mean((a - b) ** 2)))
+    if not errors:
+        raise GluonSRError("no example photos to check a reduced precision on")
+    return float(10 * np.log10(1 / max(np.mean(errors), 1e-12)))
 
 
 def load_fastest(name, load):
@@ -118,9 +144,16 @@ def load_fastest(name, load):
         return load(name, backend, precision), choices[key]["note"]
     reference = load(name, "mxnet", "fp32")    # a broken model file fails here, by name
     timed = {("mxnet", "fp32"): (_seconds(reference), reference)}
+    checked = {}
     for backend, precision in options[1:]:
         try:
             model = load(name, backend, precision)
+            if _recorded_quality(meta, f"{backend}_{precision}") is None:
+                needed = SR_SELF_PSNR_DB if reference.task == "sr" else MIN_OUTPUT_PSNR_DB
+                checked[f"{backend} {precision}"] = psnr = round(self_psnr(reference, model), 2)
+                if psnr < needed:
+                    raise GluonSRError(f"its output is {psnr:.1f} dB from fp32's on the example "
+                                       f"photos (needs {needed:.1f})")
         except GluonSRError as e:
             logger.warning(f"{backend} {precision} left out: {e}")
             continue
@@ -130,7 +163,8 @@ def load_fastest(name, load):
             "speed of mxnet fp32 "
             "here (once; cached)")
     choices[key] = {"backend": backend, "precision": precision, "note": note,
-                    "seconds": {f"{b} {p}": round(t, 4) for (b, p), (t, _) in timed.items()}}
+                    "seconds": {f"{b} {p}": round(t, 4) for (b, p), (t, _) in timed.items()},
+                    "self_psnr_db": checked}
     os.makedirs(CACHE_DIR, exist_ok=True)
     atomic_write_json(CHOICES, choices)
     return model, note

@@ -203,8 +203,9 @@ class AdaINTask(TaskDefaults):
         return {
             "task": "adain", "vgg": self.vgg_source,
             "encoder": {"taps": list(ENCODER_TAPS), "cut": "relu4_1",
-                        "mean_channel_scale": {t: float(self.scales[t].mean().asscalar())
-                                               for t in ENCODER_TAPS}},
+                        # Each tap's style and content terms are multiplied by this.
+                        "tap_loss_scale": {t: float(self.scales[t].mean().asscalar())
+                                           for t in ENCODER_TAPS}},
             "training": {"content": list(o.content), "styles": o.styles,
                          "num_paintings": len(self.style_files),
                          "num_photos": len(self.dataset), "data_sha256": self.data_hash},

@@ -202,10 +202,16 @@ class GANTask(SRTask):
     def checkpoint_files(self):
         files = {".d.params": (self.disc.save_parameters,
                                lambda path: self.disc.load_parameters(path, ctx=self.ctx)),
-                 ".d.states": (self.d_trainer.save_states, self.d_trainer.load_states)}
+                 ".d.states": (self.d_trainer.save_states, self._load_d_states)}
         if self.ema is not None:
             files[".ema.params"] = (self.ema.save_parameters, self._load_ema)
         return files
+
+    def _load_d_states(self, path):
+        # The states carry the pickled optimiser and its learning rate; the recipe's --d-lr
+        # wins, so a resumed run can continue with a different one.
+        self.d_trainer.load_states(path)
+        self.d_trainer.set_learning_rate(self.options.d_lr)
 
     def _load_ema(self, path):
         self.ema.load_parameters(path, ctx=self.ctx[0])

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from gluon_sr.archs import model_spec
+from gluon_sr.archs import canonical_spec, model_spec
 from gluon_sr.deploy.export import export_gluon
 from gluon_sr.model_store import load_model, resolve, save_model
 from gluon_sr.train import checkpoint as ckpt
@@ -85,7 +85,7 @@ def _train(cfg, task, ctx, command, kvstore, rank, num_workers):
         if state is None:
             log.info(f"no checkpoint in {run_dir}; starting from scratch")
         else:
-            if state.get("spec") != spec:
+            if _spec_of(state) != spec:
                 raise GluonSRError(f"{run_dir}: checkpoint is of a different model "
                                    f"({state.get('spec')}); use another --name")
             ckpt.restore_checkpoint(run_dir, state, net, trainer, ctx,
@@ -223,6 +223,13 @@ def _load_initial_weights(net, name_or_path, out_dir, ctx):
         raise GluonSRError(f"--init {name_or_path}: its architecture {model_spec(source)} "
                            f"differs from the one being trained {model_spec(net)}")
     net.load_parameters(resolve(found)[1], ctx=ctx)
+
+
+def _spec_of(state):
+    try:
+        return canonical_spec(state["spec"])
+    except (KeyError, TypeError, ValueError):
+        return state.get("spec")
 
 
 def _truncate_log(log_path, step):
