@@ -117,12 +117,15 @@ def test_style_networks_are_candidates_only_when_their_picture_stays_within_40_d
 def test_bf16_without_a_record_is_checked_against_fp32_at_first_use(tmp_path, monkeypatch, noise,
                                                                      kept):
     """On a CPU with native bf16 (faked here), a model whose sidecar has no bf16 record runs
-    bf16 only if its output on the example photos is within SR_SELF_PSNR_DB of fp32's."""
+    bf16 only if its output on the example photos is close enough to fp32's."""
     from gluon_sr.deploy import openvino_backend
 
     monkeypatch.setattr(openvino_backend, "native_bf16", lambda: True)
     path = saved(tmp_path, "edsr", "sr", scale=2, channels=4, num_blocks=1)
     assert ("openvino", "bf16") in auto.candidates({})
+    assert auto.sr_self_psnr_needed({}) == pytest.approx(38.0 + 19.36, abs=0.01)
+    assert auto.sr_self_psnr_needed({"metrics": {"benchmarks": {
+        "Set5_x4": {"psnr": 31.0}, "Set14_x4": {"psnr": 27.9}}}}) == pytest.approx(50.36, abs=0.01)
     assert ("openvino", "bf16") not in auto.candidates(
         {"deployment": {"openvino_bf16": {"max_psnr_change_db": 0.2}}})
 
