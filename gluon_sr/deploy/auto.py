@@ -120,19 +120,20 @@ def _recorded_quality(meta, path):
 
 
 def self_psnr(reference, model):
-    """PSNR (dB) of `model`'s output against `reference`'s on the bundled example photos."""
+    """PSNR (dB) of `model`'s output against `reference`'s, worst of the bundled example photos
+    (the convention of the style networks' recorded guard)."""
     from gluon_sr.deploy.precision import example_images
+    from gluon_sr.evaluation.style_quality import output_psnr
 
     align = 1 if reference.task == "sr" else 4
-    errors = []
+    worst = []
     for img in example_images():
         h, w = img.shape[0] // align * align, img.shape[1] // align * align
         x = np.ascontiguousarray(img[:h, :w].transpose(2, 0, 1)[None], dtype=np.float32)
-        a, b = (np.clip(m.forward(x), 0, 1) for m in (reference, model))
-        errors.append(float(np.mean((a - b) ** 2)))
-    if not errors:
+        worst.append(output_psnr(*(np.clip(m.forward(x), 0, 1) for m in (reference, model))))
+    if not worst:
         raise GluonSRError("no example photos to check a reduced precision on")
-    return float(10 * np.log10(1 / max(np.mean(errors), 1e-12)))
+    return min(worst)
 
 
 def load_fastest(name, load):
