@@ -123,7 +123,7 @@ def self_psnr(reference, model):
     """PSNR (dB) of `model`'s output against `reference`'s, worst of the bundled example photos
     (the convention of the style networks' recorded guard)."""
     from gluon_sr.deploy.precision import example_images
-    from gluon_sr.evaluation.style_quality import output_psnr
+    from gluon_sr.evaluation.metrics import output_psnr
 
     align = 1 if reference.task == "sr" else 4
     worst = []

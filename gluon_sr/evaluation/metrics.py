@@ -12,6 +12,13 @@ def _as_y(img):
     return rgb_to_y(img)
 
 
+def output_psnr(a, b):
+    """PSNR (dB) of image b against image a, both 0..1, all channels (no ground truth: a
+    network's picture against its own reference output)."""
+    mse = float(np.mean(np.square(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
 def _shave(img, border):
     return img[border:-border, border:-border] if border > 0 else img
 

@@ -13,16 +13,9 @@ MIN_OUTPUT_PSNR_DB.
 """
 import os
 
-import numpy as np
-
+from gluon_sr.evaluation.metrics import output_psnr
 from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
 from gluon_sr.utils.fileio import atomic_write_json
-
-
-def output_psnr(a, b):
-    """PSNR (dB) of image b against image a, both 0..1."""
-    mse = float(np.mean(np.square(a.astype(np.float64) - b.astype(np.float64))))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
 def compare(name, backend, precision, photos, size, vgg_weights=None, style_dir=None):
