@@ -65,7 +65,9 @@ def build_parser():
     g.add_argument("--image-size", type=int, help="content crop side")
     g.add_argument("--style-size", type=int,
                    help="resize the style image's shorter side to this (0 = as it is)")
-    g.add_argument("--style-weight", type=float, help="against --content-weight")
+    g.add_argument("--style-weight", type=float,
+                   help="against --content-weight (default: the balance rule, "
+                        "docs/style_transfer.md)")
     g.add_argument("--style-layers", nargs="+")
     g = p.add_argument_group("arbitrary style, AdaIN (--task adain; also --content, "
                              "--image-size, --style-weight)")

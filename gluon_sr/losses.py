@@ -8,11 +8,15 @@ benches must agree on them.
 
 CONTENT_LAYER = "relu2_2"
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
-# Style weight against content weight 1, with the normalisations below. Measured on mosaic
-# (128 px crops, 800 steps): 5 (Johnson et al.'s code) and 1 wiped the content out; 0.3 keeps
-# it while the colours and strokes come through. Paintings with weaker Gram statistics (the
-# scream, udnie) need about 1.
+# Gatys' default style weight against content weight 1 (--optimize, the benches' Gatys runs).
 STYLE_WEIGHT = 0.3
+# The style network's weight rule (style_task.balanced_style_weight): the weighted style loss
+# of plain training photos is STYLE_BALANCE times their content feature energy, the content
+# loss of an output that kept nothing of the photo. A painting whose Gram statistics are far
+# from photos' (mosaic) gets a low weight, a near one (udnie) a high one, so each starts from
+# the same balance. Calibrated on udnie, whose network (weight 1) matched the public udnie
+# network's content loss on held-out photos (docs/style_transfer.md).
+STYLE_BALANCE = 3.0
 
 
 def feature_loss(F, pred_feat, target_feat):

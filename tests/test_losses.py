@@ -1,5 +1,6 @@
 """Loss values and gradients against numpy, and against the closed forms of seed 004."""
 import numpy as np
+import pytest
 from mxnet import autograd, nd
 
 from gluon_sr.losses import feature_loss, gram_matrix, pixel_loss, style_loss, tv_loss
@@ -83,3 +84,41 @@ def test_losses_hybridize():
              + pixel_loss(nd, nd.array(X), nd.array(Y), "l1"))
     np.testing.assert_allclose(block(nd.array(X), nd.array(Y)).asnumpy(), eager.asnumpy(),
                                rtol=1e-4)
+
+
+def _stub_vgg(scale):
+    """A 'loss net' whose taps are fixed functions of the input, times `scale` (a VGG input
+    convention changes the features' scale)."""
+    def vgg(x):
+        return {"c": scale * nd.relu(x - 0.3), "s1": scale * nd.relu(x[:, ::-1] - 0.2),
+                "s2": scale * nd.Pooling(x, kernel=(2, 2), stride=(2, 2), pool_type="avg")}
+    return vgg
+
+
+def test_balanced_style_weight_against_numpy_and_invariant_to_feature_scale():
+    from gluon_sr.losses import STYLE_BALANCE
+    from gluon_sr.train.style_task import balanced_style_weight
+
+    photos = rng.random((5, 3, 8, 8)).astype(np.float32)
+    painting = rng.random((1, 3, 12, 10)).astype(np.float32)
+
+    def numpy_gram(f):
+        flat = f.reshape(f.shape[0], f.shape[1], -1)
+        return np.einsum("nch,ndh->ncd", flat, flat) / flat[0].size
+
+    weights = {}
+    for scale in (1.0, 10.0):
+        vgg = _stub_vgg(scale)
+        grams = [gram_matrix(nd, vgg(nd.array(painting))[t]) for t in ("s1", "s2")]
+        weights[scale], info = balanced_style_weight(vgg, nd.array(photos), grams, "c",
+                                                     ("s1", "s2"), chunk=2)
+        feats = {k: v.asnumpy() for k, v in vgg(nd.array(photos)).items()}
+        energy = np.mean(feats["c"] ** 2)
+        style = np.mean(sum(((numpy_gram(feats[t]) - g.asnumpy()) ** 2).mean(axis=(1, 2))
+                            for t, g in zip(("s1", "s2"), grams)))
+        np.testing.assert_allclose([info["content_energy"], info["photo_style_loss"]],
+                                   [energy, style], rtol=1e-4)
+        assert weights[scale] == pytest.approx(STYLE_BALANCE * energy / style, rel=1e-4)
+    # Content loss scales as scale^2, Gram loss as scale^4: the weight must scale as 1/scale^2
+    # for the two terms to keep their balance.
+    assert weights[10.0] == pytest.approx(weights[1.0] / 100, rel=1e-4)

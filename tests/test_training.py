@@ -160,6 +160,36 @@ def test_style_training_runs_and_writes_previews(image_folder, tmp_path, vgg_fil
     records = read_log(os.path.join(cfg.run_dir, "log.jsonl"))
     assert {"content", "style", "tv"} <= set(records[0])
     assert os.path.exists(os.path.join(cfg.run_dir, "preview_0000004.png"))
+    assert meta["training"]["style_weight"] == 1e-3 and "style_weight_rule" not in meta["training"]
+
+
+def test_style_weight_defaults_to_the_balance_rule(image_folder, tmp_path, vgg_file):
+    cfg = resolve_config(dict(
+        name="balanced", task="style", model_config=dict(channels=4, num_blocks=1),
+        content=[image_folder], style_image=os.path.join(image_folder, "img0.png"),
+        image_size=32, vgg=vgg_file, steps=1, batch_size=2, run_dir=str(tmp_path / "run"),
+        out_dir=str(tmp_path / "params"), progress=False))
+    training = json.load(open(train(cfg)))["training"]
+    rule = training["style_weight_rule"]
+    assert rule["content_energy"] > 0 and rule["photo_style_loss"] > 0
+    assert training["style_weight"] == pytest.approx(
+        rule["balance"] * rule["content_energy"] / rule["photo_style_loss"])
+
+
+def test_style_validation_stops_a_network_that_paints_one_flat_colour(image_folder, tmp_path,
+                                                                      vgg_file):
+    from gluon_sr.train.style_task import StyleTask
+
+    cfg = resolve_config(dict(
+        name="flat", task="style", content=[image_folder], style_weight=1.0,
+        style_image=os.path.join(image_folder, "img0.png"), image_size=32, vgg=vgg_file,
+        val_dir=image_folder, val_images=2, run_dir=str(tmp_path / "run"), progress=False))
+    os.makedirs(cfg.run_dir)
+    task = StyleTask(cfg, [mx.cpu()])
+    yellow = mx.nd.array([1.0, 1.0, 0.0]).reshape((1, 3, 1, 1))
+    with pytest.raises(GluonSRError, match="one flat colour"):
+        task.validate(lambda x: mx.nd.broadcast_mul(mx.nd.ones_like(x), yellow), 100, mx.cpu())
+    assert task.validate(lambda x: x, 100, mx.cpu())["step"] == 100     # the photo passes
 
 
 def test_stored_vgg_targets_give_the_same_loss_as_computed_ones(image_folder, tmp_path, vgg_file):

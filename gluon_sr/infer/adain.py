@@ -28,6 +28,11 @@ ENCODER_MARGIN = 40
 # Whole-image inference up to ~1.5 MP (a few GB at 64 channels x full resolution); tiles above.
 DEFAULT_TILE = 1024
 STYLE_SIZE = 256            # the shorter side paintings had in training
+# The photo is reflected by this much at each side before the encoder and cut back after the
+# decoder: trained on crops seen through VGG's zero padding, the decoder paints a dark band
+# along image edges, which the frame moves out of the picture (as for the style networks).
+# A multiple of ALIGN, so that the frame is whole feature pixels.
+BORDER = 32
 
 
 def match_colour(source, target):
@@ -68,16 +73,29 @@ def renormalise(feats, own, target):
     return (feats - mean[:, None, None]) * scale + t_mean[:, None, None]
 
 
-def mask_at_features(mask, height, width):
-    """A 0..1 mask (any size) resized to the height x width image, padded like it and averaged
+def frame(img, border):
+    """An HxWxC image reflected by `border` at each side, then at its bottom and right edges to
+    multiples of ALIGN."""
+    framed = np.pad(img, ((border, border), (border, border), (0, 0)), mode="reflect")
+    return pad_to_alignment(framed, ALIGN)
+
+
+def frame_border(height, width):
+    """The reflected frame for an image of this size: BORDER, or less (whole feature pixels)
+    where the image is too small to reflect that far."""
+    return min(BORDER, (min(height, width) - 1) // ALIGN * ALIGN)
+
+
+def mask_at_features(mask, height, width, border=0):
+    """A 0..1 mask (any size) resized to the height x width image, framed like it and averaged
     over each 8x8 cell: one value per feature pixel."""
     from PIL import Image
 
     resized = np.asarray(Image.fromarray(mask.astype(np.float32), mode="F")
                          .resize((width, height), Image.BILINEAR))
-    padded = pad_to_alignment(resized[..., None], ALIGN)[..., 0]
-    h, w = padded.shape[0] // ALIGN, padded.shape[1] // ALIGN
-    return np.clip(padded.reshape(h, ALIGN, w, ALIGN).mean(axis=(1, 3)), 0, 1)
+    framed = frame(resized[..., None], border)[..., 0]
+    h, w = framed.shape[0] // ALIGN, framed.shape[1] // ALIGN
+    return np.clip(framed.reshape(h, ALIGN, w, ALIGN).mean(axis=(1, 3)), 0, 1)
 
 
 class AdaINTransfer:
@@ -134,13 +152,17 @@ class AdaINTransfer:
         padded = pad_to_alignment(painting, ALIGN)
         return feature_stats(self.encode(padded))
 
-    def target_features(self, content_feats, styles, weights=None, mask=None, alpha=1.0):
+    def target_features(self, content_feats, styles, weights=None, mask=None, alpha=1.0,
+                        picture=None):
         """The features to decode. styles: [(mean, std)] of the paintings. weights: how to mix
         them (default equal). mask (at feature resolution, 0..1): inside takes styles[0],
-        outside styles[1], or the photo's own features when there is one style."""
+        outside styles[1], or the photo's own features when there is one style. picture
+        (boolean, at feature resolution; default all): where the photo's own statistics are
+        taken, i.e. not its reflected frame."""
+        picture = np.ones(content_feats.shape[1:], bool) if picture is None else picture
         if mask is None:
             weights = np.full(len(styles), 1.0 / len(styles)) if weights is None else weights
-            own = feature_stats(content_feats)
+            own = feature_stats(content_feats, picture)
             target = sum(w * renormalise(content_feats, own, s) for w, s in zip(weights, styles))
         else:
             regions = []
@@ -148,7 +170,7 @@ class AdaINTransfer:
                 if style is None:
                     regions.append(content_feats)
                 else:
-                    own = feature_stats(content_feats, region > 0.5)
+                    own = feature_stats(content_feats, (region > 0.5) & picture)
                     regions.append(renormalise(content_feats, own, style))
             target = mask * regions[0] + (1.0 - mask) * regions[1]
         return (alpha * target + (1.0 - alpha) * content_feats).astype(np.float32)
@@ -158,18 +180,22 @@ class AdaINTransfer:
         """Stylise an HxWx3 image (0..1) with one or more paintings (HxWx3 each). mask:
         HxW 0..1 (any size; it is resized). Returns HxWx3 in 0..1."""
         h, w = content.shape[:2]
-        padded = pad_to_alignment(content, ALIGN)
+        border = frame_border(h, w)
+        framed = frame(content, border)
         if tile is None:
-            large = padded.shape[0] * padded.shape[1] > 1.5 * DEFAULT_TILE ** 2
+            large = framed.shape[0] * framed.shape[1] > 1.5 * DEFAULT_TILE ** 2
             tile = DEFAULT_TILE if large else 0
         if preserve_color:
             paintings = [match_colour(p, content) for p in paintings]
-        feats = self.encode(padded, tile)
+        feats = self.encode(framed, tile)
         styles = [self.style_statistics(p) for p in paintings]
         if mask is not None:
-            mask = mask_at_features(mask, h, w)
-        target = self.target_features(feats, styles, weights, mask, alpha)
-        out = self.decode(target, tile)[:h, :w]
+            mask = mask_at_features(mask, h, w, border)
+        picture = np.zeros(feats.shape[1:], bool)
+        b = border // ALIGN
+        picture[b:-(-(border + h) // ALIGN), b:-(-(border + w) // ALIGN)] = True
+        target = self.target_features(feats, styles, weights, mask, alpha, picture)
+        out = self.decode(target, tile)[border:border + h, border:border + w]
         return np.clip(out, 0.0, 1.0)
 
 

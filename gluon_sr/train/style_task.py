@@ -4,8 +4,10 @@ Content images come from folders (resized so the shorter side is `image_size`, r
 crops, flips) or from build.py shards (their HR crops). Loss = content weight x feature loss
 at the content layer + style weight x Gram losses at the style layers + TV (losses.py).
 Validation scores held-out content images and writes a preview (content | stylised) PNG.
+Without --style-weight the weight comes from a rule (balanced_style_weight), not a guess.
 """
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 
@@ -15,12 +17,16 @@ from gluon_sr.archs import get_model
 from gluon_sr.data.content import ContentFolderDataset, HRCrops, centre_crops, resize_shorter
 from gluon_sr.data.shard_dataset import ShardDataset, epoch_batches
 from gluon_sr.data.shards import manifest_hash
-from gluon_sr.losses import (CONTENT_LAYER, STYLE_LAYERS, STYLE_WEIGHT, feature_loss,
+from gluon_sr.losses import (CONTENT_LAYER, STYLE_BALANCE, STYLE_LAYERS, feature_loss,
                              gram_matrix, style_loss, tv_loss)
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.fileio import sha256_file
 from gluon_sr.utils.imageio import read_image, to_uint8, write_image
 from gluon_sr.train.task import TaskDefaults
+
+logger = logging.getLogger(__name__)
+FLAT_RANGE = 2 / 255    # an output spanning less than this in every channel is one colour
+BALANCE_PHOTOS = 64     # training crops the style-weight rule is measured on (16: +-15%)
 
 
 @dataclass
@@ -32,7 +38,7 @@ class StyleOptions:
     style_size: int = 256               # the style image's shorter side (0 = as it is)
     feat_weight: float = 1.0            # content weight
     content_layer: str = CONTENT_LAYER
-    style_weight: float = STYLE_WEIGHT
+    style_weight: float = None          # None = balanced_style_weight's rule
     style_layers: tuple = STYLE_LAYERS
     tv_weight: float = 0.0
     tv_kind: str = "l1"
@@ -46,12 +52,36 @@ class StyleOptions:
             raise GluonSRError("--task style needs --style-image")
         if not self.content and not self.shards:
             raise GluonSRError("--task style needs --content DIR (or --shards)")
-        if min(self.feat_weight, self.style_weight, self.tv_weight) < 0:
+        if min(self.feat_weight, self.style_weight or 0, self.tv_weight) < 0:
             raise GluonSRError("loss weights must be >= 0")
         if self.tv_kind not in ("l1", "l2"):
             raise GluonSRError("--tv-loss must be l1 or l2")
         if self.image_size < 16 or self.style_size < 0:
             raise GluonSRError("--image-size must be >= 16 and --style-size >= 0")
+
+
+def balanced_style_weight(vgg, photos, style_grams, content_layer, style_layers, chunk=16):
+    """The style weight by the rule of losses.STYLE_BALANCE, and the numbers it comes from.
+
+    photos: plain training crops, NCHW floats in 0..1 (run through the VGG `chunk` at a
+    time). The content feature energy (mean square of the content layer: the content loss of
+    losing the photo entirely) and the Gram loss of the photos against the painting scale alike
+    with the VGG's input convention: the energy as its square, the Gram loss as its fourth
+    power, like the content and style terms of the training loss, so the rule holds for either
+    convention.
+    """
+    from mxnet import nd
+
+    energy = style = 0.0
+    for start in range(0, photos.shape[0], chunk):
+        feats = vgg(photos[start:start + chunk])
+        energy += float(nd.sum(nd.mean(nd.square(feats[content_layer]), axis=(1, 2, 3)))
+                        .asscalar())
+        style += float(nd.sum(sum(style_loss(nd, feats[t], g)
+                                  for t, g in zip(style_layers, style_grams))).asscalar())
+    energy, style = energy / photos.shape[0], style / photos.shape[0]
+    return STYLE_BALANCE * energy / style, {"content_energy": energy, "photo_style_loss": style,
+                                            "balance": STYLE_BALANCE}
 
 
 class StyleLoss:
@@ -78,9 +108,11 @@ class StyleTask(TaskDefaults):
 
     Options = StyleOptions
     # The recommended recipe; instance norm in the encoder only (docs/style_blobs.md).
+    # A warm-up, because a run of it without one (the_scream) saturated to one flat colour by
+    # step 40.
     recipe = {"arch": "transform_net", "model_config": {"norm_stages": ["encoder"]},
-              "steps": 800, "batch_size": 4, "lr": 1e-3, "lr_final": 0.1, "val_every": 100,
-              "checkpoint_every": 100}
+              "steps": 800, "batch_size": 4, "lr": 1e-3, "lr_final": 0.1, "warmup": 50,
+              "val_every": 100, "checkpoint_every": 100}
 
     def __init__(self, cfg, ctx):
         import mxnet as mx
@@ -118,9 +150,24 @@ class StyleTask(TaskDefaults):
         for c in ctx:
             feats = self.vgg(mx.nd.array(style.transpose(2, 0, 1)[None], ctx=c))
             self.style_grams[c] = [gram_matrix(mx.nd, feats[t]) for t in o.style_layers]
+        self.style_weight_rule = None
+        if o.style_weight is None:
+            o.style_weight, self.style_weight_rule = self._balanced_style_weight(ctx[0])
+            logger.info(f"style weight {o.style_weight:.3g} (the balance rule; --style-weight "
+                        f"to set it)")
         self.loss_fn = StyleLoss(o, self.vgg)
         self.val_images = centre_crops(o.val_dir, o.image_size, o.val_images) if o.val_dir else []
         self.last_val = None
+
+    def _balanced_style_weight(self, ctx):
+        import mxnet as mx
+
+        # Evenly spaced crops of epoch 0: the same for a resumed run.
+        picks = np.linspace(0, len(self.dataset) - 1, min(BALANCE_PHOTOS, len(self.dataset)))
+        photos = np.stack([np.asarray(self.dataset[int(round(i))]) for i in picks])
+        return balanced_style_weight(self.vgg, mx.nd.array(photos, ctx=ctx) / 255.0,
+                                     self.style_grams[ctx], self.options.content_layer,
+                                     self.options.style_layers)
 
     def batches(self, start_step, batch_size, part=0, num_parts=1):
         return epoch_batches(self.dataset, batch_size, self.seed, start_step, part, num_parts)
@@ -157,6 +204,13 @@ class StyleTask(TaskDefaults):
             rows.append(np.concatenate([img, out[0].asnumpy().transpose(1, 2, 0)], axis=1))
         preview = os.path.join(self.run_dir, f"preview_{step:07d}.png")
         write_image(preview, np.concatenate(rows[:4], axis=0))
+        # A network whose output tanh saturates everywhere paints one flat colour and gets no
+        # gradient back: it never recovers, so stop instead of training it to the end.
+        if all(np.ptp(row[:, img.shape[1]:], axis=(0, 1)).max() < FLAT_RANGE for row in rows):
+            raise GluonSRError(
+                f"step {step}: the network paints one flat colour on every held-out photo "
+                f"({preview}); it has collapsed and will not recover. Train again with a "
+                f"warm-up (--warmup 50) or a lower --lr")
         self.last_val = sums
         return {"step": step, **{f"val_{k}": v for k, v in sums.items()},
                 "message": f"step {step}: held-out content {sums['content']:.4g}, "
@@ -169,7 +223,9 @@ class StyleTask(TaskDefaults):
                           "style_image_sha256": sha256_file(o.style_image),
                           "style_size": o.style_size, "style_layers": list(o.style_layers),
                           "content_layer": o.content_layer},
-                "training": {"num_content_images": len(self.dataset)},
+                "training": {"num_content_images": len(self.dataset),
+                             **({"style_weight_rule": self.style_weight_rule}
+                                if self.style_weight_rule else {})},
                 "metrics": ({"val_dir": o.val_dir, "val_images": len(self.val_images),
                              **{f"val_{k}_loss": v for k, v in self.last_val.items()}}
                             if self.last_val else {})}
