@@ -36,9 +36,13 @@ def plot_training_curves(log_path, png_path, title=""):
         for key in ("feat", "pix", "tv", "grid", "style", "content", "gan", "fm"):
             if key in train[0] and any(r[key] for r in train):
                 ax.plot(steps, [r[key] for r in train], label=key, alpha=0.7)
+        held_out = [r for r in records if "val_style" in r]     # style runs' validations
+        for key in ("content", "style") if held_out else ():
+            ax.plot([r["step"] for r in held_out], [r[f"val_{key}"] for r in held_out], "o--",
+                    label=f"held-out {key}")
         ax.set_yscale("log")
         ax.set_xlabel("step")
-        ax.set_ylabel("weighted loss (mean over log interval)")
+        ax.set_ylabel("weighted loss (training: mean over log interval)")
         ax.legend()
         ax.grid(alpha=0.3)
     if val:
