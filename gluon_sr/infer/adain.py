@@ -17,7 +17,8 @@ import os
 import numpy as np
 
 from gluon_sr.archs.adain import EPS
-from gluon_sr.infer.stylize import pad_to_alignment, working_alpha, working_copy, working_size
+from gluon_sr.infer.stylize import (pad_to_alignment, reflect_frame, working_alpha,
+                                    working_copy, working_size)
 from gluon_sr.infer.tiling import tiles
 from gluon_sr.utils.errors import GluonSRError
 
@@ -73,13 +74,6 @@ def renormalise(feats, own, target):
     return (feats - mean[:, None, None]) * scale + t_mean[:, None, None]
 
 
-def frame(img, border):
-    """An HxWxC image reflected by `border` at each side, then at its bottom and right edges to
-    multiples of ALIGN."""
-    framed = np.pad(img, ((border, border), (border, border), (0, 0)), mode="reflect")
-    return pad_to_alignment(framed, ALIGN)
-
-
 def frame_border(height, width):
     """The reflected frame for an image of this size: BORDER, or less (whole feature pixels)
     where the image is too small to reflect that far."""
@@ -93,7 +87,7 @@ def mask_at_features(mask, height, width, border=0):
 
     resized = np.asarray(Image.fromarray(mask.astype(np.float32), mode="F")
                          .resize((width, height), Image.BILINEAR))
-    framed = frame(resized[..., None], border)[..., 0]
+    framed = reflect_frame(resized[..., None], border, ALIGN)[..., 0]
     h, w = framed.shape[0] // ALIGN, framed.shape[1] // ALIGN
     return np.clip(framed.reshape(h, ALIGN, w, ALIGN).mean(axis=(1, 3)), 0, 1)
 
@@ -181,7 +175,7 @@ class AdaINTransfer:
         HxW 0..1 (any size; it is resized). Returns HxWx3 in 0..1."""
         h, w = content.shape[:2]
         border = frame_border(h, w)
-        framed = frame(content, border)
+        framed = reflect_frame(content, border, ALIGN)
         if tile is None:
             large = framed.shape[0] * framed.shape[1] > 1.5 * DEFAULT_TILE ** 2
             tile = DEFAULT_TILE if large else 0

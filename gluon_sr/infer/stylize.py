@@ -65,6 +65,13 @@ def pad_to_alignment(img, align):
     return img
 
 
+def reflect_frame(img, border, align):
+    """An HxWxC image reflected by `border` at each side, then at its bottom and right edges
+    to multiples of `align`."""
+    framed = np.pad(img, ((border, border), (border, border), (0, 0)), mode="reflect")
+    return pad_to_alignment(framed, align)
+
+
 def run_transform(model, rgb, tile=None):
     """Stylise an HxWx3 float image with an InferenceModel (whole image, or exactly tiled).
 
@@ -75,9 +82,7 @@ def run_transform(model, rgb, tile=None):
     # Networks trained on small crops paint bands along image edges; a reflected border
     # takes them and is cut off again.
     border = min(BORDER, h - 1, w - 1)
-    padded = np.pad(np.asarray(rgb, dtype=np.float32), ((border, border), (border, border), (0, 0)),
-                    mode="reflect")
-    padded = pad_to_alignment(padded, model.align)
+    padded = reflect_frame(np.asarray(rgb, dtype=np.float32), border, model.align)
     chw = np.ascontiguousarray(padded.transpose(2, 0, 1))
     H, W = padded.shape[:2]
     if tile is None:
