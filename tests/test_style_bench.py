@@ -66,3 +66,35 @@ def test_style_quality_compares_a_backend_with_fp32_and_records_the_worst_photo(
     assert recorded["min_output_psnr_db"] == round(min(r["output_psnr_db"] for r in rows), 2)
     assert style_quality.output_psnr(np.zeros((4, 4, 3)), np.full((4, 4, 3), 0.1)) == \
         pytest.approx(20.0)
+
+
+def test_style_heldout_scores_each_photo_counts_blobs_and_records_the_summary(
+        style_model, image_folder, tmp_path, vgg_file):
+    from gluon_sr.evaluation import style_heldout
+
+    out = tmp_path / "heldout.json"
+    assert style_heldout.main(["--models", style_model, "--photos", image_folder, "--size", "40",
+                               "--gatys-size", "32", "--gatys-iters", "4", "--vgg", vgg_file,
+                               "--write-metrics", "--out", str(out)]) == 0
+    result = json.load(open(out))["models"][style_model]
+    assert [r["photo"] for r in result["photos"]] == ["img0.png", "img2.png", "img4.png"]
+    assert all(r["content_loss"] > 0 and r["style_loss"] > 0 for r in result["photos"])
+    summary = result["summary"]
+    assert summary["style_loss"] == pytest.approx(np.mean([r["style_loss"]
+                                                           for r in result["photos"]]))
+    assert all(r["gatys_iters_run"] <= 4 for r in result["gatys"])
+    recorded = json.load(open(style_model))["metrics"]["held_out"]
+    assert recorded["size"] == 40 and recorded["blobs"] == summary["blobs"]
+
+
+def test_style_heldout_counts_a_photo_gatys_never_reached_as_more_than_the_run():
+    from gluon_sr.evaluation.style_heldout import summary
+
+    rows = [{"content_loss": 1.0, "style_loss": 2.0, "blobs": 1},
+            {"content_loss": 3.0, "style_loss": 4.0, "blobs": 0}]
+    gatys = [{"gatys_iters_to_network_loss": 2, "gatys_iters_run": 60},
+             {"gatys_iters_to_network_loss": None, "gatys_iters_run": 60},
+             {"gatys_iters_to_network_loss": None, "gatys_iters_run": 60}]
+    s = summary(rows, gatys)
+    assert (s["content_loss"], s["style_loss"], s["blobs"]) == (2.0, 3.0, 1)
+    assert s["gatys_median_iters_to_network_loss"] == 61 and s["gatys_not_reached"] == 2

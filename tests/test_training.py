@@ -285,3 +285,23 @@ def test_every_shipped_recipe_resolves(recipe):
         cfg.validate()
         cfg.options.validate()
     assert os.path.exists(os.path.join(REPO, "params", stages[0]["name"] + ".json"))
+
+
+def test_stage_logs_plot_end_to_end_with_each_stage_counted_on(tmp_path):
+    from gluon_sr.train.plotting import main as plot_main, read_stages
+
+    logs = []
+    for number, steps in enumerate(((10, 20), (10, 20, 30)), start=1):
+        path = tmp_path / f"stage{number}.jsonl"
+        path.write_text("".join(json.dumps({"step": s, "loss": 1.0 / s, "style": 0.5 / s}) + "\n"
+                                for s in steps) + json.dumps({"step": steps[-1], "val_style": 0.1,
+                                                              "val_content": 0.2}) + "\n")
+        logs.append(str(path))
+    records, starts = read_stages(logs)
+    assert [r["step"] for r in records if "loss" in r] == [10, 20, 30, 40, 50]
+    assert starts == [20] and records[-1] == {"step": 50, "val_style": 0.1, "val_content": 0.2}
+    out = tmp_path / "curves.png"
+    assert plot_main([*logs, "--out", str(out), "--title", "two stages"]) == 0
+    assert out.stat().st_size > 0
+    with pytest.raises(GluonSRError, match="no such log"):
+        plot_main([str(tmp_path / "missing.jsonl"), "--out", str(out)])

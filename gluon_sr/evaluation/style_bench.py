@@ -25,16 +25,23 @@ def style_image_for(meta, style_dir):
     return path
 
 
-def objective_for(meta, vgg, content, style_path, ctx=None):
-    """Gatys' objective with the weights, layers and style size the network was trained with."""
+def painting_for(meta, style_path):
+    """The painting at the size the network was trained with (its shorter side)."""
     from gluon_sr.data.content import resize_shorter
-    from gluon_sr.infer.gatys import StyleObjective
     from gluon_sr.utils.imageio import read_image, to_uint8
 
-    t = meta["training"]
     style = read_image(style_path).rgb
     if meta["style"].get("style_size"):
         style = resize_shorter(to_uint8(style), meta["style"]["style_size"]).astype(np.float32) / 255
+    return style
+
+
+def objective_for(meta, vgg, content, style_path, ctx=None):
+    """Gatys' objective with the weights, layers and style size the network was trained with."""
+    from gluon_sr.infer.gatys import StyleObjective
+
+    t = meta["training"]
+    style = painting_for(meta, style_path)
     return StyleObjective(vgg, content, style, content_layer=meta["style"]["content_layer"],
                           style_layers=tuple(meta["style"]["style_layers"]),
                           content_weight=t["feat_weight"], style_weight=t["style_weight"],

@@ -1,5 +1,6 @@
 """Training curves from the JSONL log, as a PNG a person can look at."""
 import json
+import os
 
 import matplotlib
 
@@ -22,8 +23,22 @@ def read_log(path):
     return records
 
 
-def plot_training_curves(log_path, png_path, title=""):
-    records = read_log(log_path)
+def read_stages(log_paths):
+    """The records of several runs' logs as one, each run's steps counted on from the last step
+    of the run before (a recipe's stages each start again at step 0), and the steps at which
+    the later runs begin."""
+    records, starts, offset = [], [], 0
+    for path in log_paths:
+        if records:
+            starts.append(offset)
+        records += [{**r, "step": r["step"] + offset} for r in read_log(path) if "step" in r]
+        offset = max((r["step"] for r in records), default=offset)
+    return records, starts
+
+
+def plot_training_curves(log_paths, png_path, title=""):
+    """Curves of one run's log, or of several (a recipe's stages, in order) end to end."""
+    records, starts = read_stages([log_paths] if isinstance(log_paths, str) else log_paths)
     train = [r for r in records if "loss" in r]
     val = [r for r in records if "val_psnr" in r]
     adversarial = [r for r in train if "d_loss" in r]
@@ -71,8 +86,36 @@ def plot_training_curves(log_path, png_path, title=""):
         ax.set_xlabel("step")
         ax.legend()
         ax.grid(alpha=0.3)
+    for ax in axes[0]:
+        for number, step in enumerate(starts, start=2):
+            ax.axvline(step, color="gray", linestyle=":")
+            ax.text(step, 1, f" stage {number}", transform=ax.get_xaxis_transform(),
+                    va="top", fontsize=8, color="gray")
     fig.suptitle(title)
     fig.tight_layout()
     with atomic_path(png_path, ".png") as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
+
+
+def main(argv=None):
+    from gluon_sr.utils.errors import ArgumentParser, GluonSRError
+
+    p = ArgumentParser(description="training curves of one run, or of a recipe's stages end "
+                       "to end")
+    p.add_argument("logs", nargs="+", help="log.jsonl of each run, in order")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--title", default="")
+    args = p.parse_args(argv)
+    missing = [path for path in args.logs if not os.path.isfile(path)]
+    if missing:
+        raise GluonSRError(f"no such log: {', '.join(missing)}")
+    plot_training_curves(args.logs, args.out, args.title)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    from gluon_sr.utils.errors import run_cli
+
+    run_cli(main)
