@@ -33,7 +33,8 @@ def image_files(folder):
     return files
 
 
-def _losses(objective, rgb):
+def content_and_style_loss(objective, rgb):
+    """(content, style) weighted losses of an HxWx3 image under a StyleObjective."""
     import mxnet as mx
 
     x = mx.nd.array(rgb.transpose(2, 0, 1)[None].astype(np.float32), ctx=objective.ctx)
@@ -58,8 +59,8 @@ def stylisation(transfer, vgg, photos, paintings, size):
             for painting_path, painting in art.items():
                 out = transfer(photo, [painting])
                 objective = StyleObjective(vgg, photo, painting)
-                content, style = _losses(objective, out)
-                _, photo_style = _losses(objective, photo)
+                content, style = content_and_style_loss(objective, out)
+                _, photo_style = content_and_style_loss(objective, photo)
                 rows.append({"photo": os.path.basename(photo_path),
                              "painting": os.path.basename(painting_path),
                              "content_loss": content, "style_loss": style,
@@ -82,7 +83,7 @@ def gatys_iterations(transfer, vgg, pairs, size, iters):
         photo = working_copy(read_image(photo_path).rgb, size)
         painting = read_painting(painting_path)
         objective = StyleObjective(vgg, photo, painting)
-        _, adain_style = _losses(objective, transfer(photo, [painting]))
+        _, adain_style = content_and_style_loss(objective, transfer(photo, [painting]))
         _, history = optimise(objective, photo, iters=iters, log=None)
         reached = next((h["iter"] for h in history if h["style"] <= adain_style), None)
         rows.append({"photo": os.path.basename(photo_path),

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from gluon_sr.evaluation.adain_bench import _losses, image_files
+from gluon_sr.evaluation.adain_bench import content_and_style_loss, image_files
 from gluon_sr.evaluation.style_bench import loss_of, objective_for, painting_for
 from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
 from gluon_sr.utils.fileio import atomic_write_json
@@ -35,7 +35,7 @@ def held_out_rows(model, vgg, photos, size, painting):
     for path, rgb in photos.items():
         photo = working_copy(rgb, size)
         out = run_transform(model, photo, tile=0)
-        content, style = _losses(StyleObjective(vgg, photo, painting), out)
+        content, style = content_and_style_loss(StyleObjective(vgg, photo, painting), out)
         rows.append({"photo": os.path.basename(path), "content_loss": content,
                      "style_loss": style, "blobs": len(find_blobs(photo, out))})
     return rows
