@@ -217,10 +217,9 @@ def test_bench_reports_stylisation_gatys_and_speed(tmp_path, image_folder, tiny_
     s = report["summary"]
     assert s["style_ratio_of_means"] == pytest.approx(
         np.mean([r["style_loss"] for r in rows]) / np.mean([r["photo_style_loss"] for r in rows]))
-    for row in report["gatys"]:
-        assert row["gatys_iters_run"] == 3
+    for row in report["gatys"]:                 # a run stops where it reaches AdaIN's loss
         reached = row["gatys_iters_to_adain_style"]
-        assert reached is None or 1 <= reached <= 3
+        assert row["gatys_iters_run"] == (reached or 3)
     assert report["speed"]["side"] == 32 and report["speed"]["ms_per_mp"] > 0
     grid = tmp_path / "grid.png"
     assert gallery.main(["--adain", tiny_decoder, "--paintings", *map(str, paintings.iterdir()),

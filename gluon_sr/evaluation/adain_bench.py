@@ -84,8 +84,10 @@ def gatys_iterations(transfer, vgg, pairs, size, iters):
         painting = read_painting(painting_path)
         objective = StyleObjective(vgg, photo, painting)
         _, adain_style = content_and_style_loss(objective, transfer(photo, [painting]))
-        _, history = optimise(objective, photo, iters=iters, log=None)
-        reached = next((h["iter"] for h in history if h["style"] <= adain_style), None)
+        _, history = optimise(objective, photo, iters=iters, log=None,
+                              until=lambda h, goal=adain_style: h["style"] <= goal)
+        reached = history[-1]["iter"] if history and history[-1]["style"] <= adain_style \
+            else None
         rows.append({"photo": os.path.basename(photo_path),
                      "painting": os.path.basename(painting_path), "adain_style_loss": adain_style,
                      "gatys_iters_run": len(history), "gatys_iters_to_adain_style": reached})

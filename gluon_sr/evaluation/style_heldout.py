@@ -11,8 +11,9 @@ For each style model (a name or a sidecar path) and each photo at the top level 
   relu1_2..relu4_3; the same weights for every style, so rows compare) against the painting at
   the network's training style size, and the blobs the output adds (evaluation/blobs.py);
 - at --gatys-size px, under the objective the network was trained with (its own weights): the
-  L-BFGS iteration at which Gatys, started from the photo, first reaches the network's loss
-  (Johnson et al. report 50-100 for their networks).
+  L-BFGS iteration at which Gatys first reaches the network's loss, started from the photo or
+  (--gatys-start noise) from the white noise of Johnson et al.'s baseline, the protocol behind
+  the 50-100 iterations they report for their networks (ECCV 2016, section 5.1).
 """
 import json
 import os
@@ -41,10 +42,10 @@ def held_out_rows(model, vgg, photos, size, painting):
     return rows
 
 
-def gatys_rows(model, vgg, photos, size, style_path, iters):
+def gatys_rows(model, vgg, photos, size, style_path, iters, start="photo"):
     """One row per photo: the network's loss under its own objective at `size`, and the first
-    L-BFGS iteration of Gatys (from the photo) at or below it (None if not within `iters`)."""
-    from gluon_sr.infer.gatys import optimise
+    L-BFGS iteration of Gatys (from `start`) at or below it (None if not within `iters`)."""
+    from gluon_sr.infer.gatys import optimise, start_image
     from gluon_sr.infer.stylize import run_transform, working_copy
 
     rows = []
@@ -52,8 +53,10 @@ def gatys_rows(model, vgg, photos, size, style_path, iters):
         photo = working_copy(rgb, size)
         objective = objective_for(model.meta, vgg, photo, style_path)
         network_loss = loss_of(objective, run_transform(model, photo, tile=0))
-        _, history = optimise(objective, photo, iters=iters, log=None)
-        reached = next((h["iter"] for h in history if h["loss"] <= network_loss), None)
+        _, history = optimise(objective, start_image(photo, start), iters=iters, log=None,
+                              until=lambda h, goal=network_loss: h["loss"] <= goal)
+        reached = history[-1]["iter"] if history and history[-1]["loss"] <= network_loss \
+            else None
         rows.append({"photo": os.path.basename(path), "network_loss": network_loss,
                      "gatys_iters_run": len(history), "gatys_iters_to_network_loss": reached})
     return rows
@@ -85,8 +88,8 @@ def measure(name, photos, args):
     vgg.hybridize()
     style_path = style_image_for(meta, args.style_dir)
     rows = held_out_rows(model, vgg, photos, args.size, painting_for(meta, style_path))
-    gatys = (gatys_rows(model, vgg, photos, args.gatys_size, style_path, args.gatys_iters)
-             if args.gatys_iters else [])
+    gatys = (gatys_rows(model, vgg, photos, args.gatys_size, style_path, args.gatys_iters,
+                        args.gatys_start) if args.gatys_iters else [])
     result = {"params_sha256": meta.get("params_sha256"), "summary": summary(rows, gatys),
               "photos": rows, "gatys": gatys}
     print(name, json.dumps(result["summary"]), flush=True)
@@ -94,19 +97,22 @@ def measure(name, photos, args):
 
 
 def record_summaries(report):
-    """Each model's summary into its sidecar, as metrics.held_out."""
+    """Each model's summary into its sidecar, as metrics.held_out (Gatys from the photo) or
+    metrics.held_out_gatys_from_noise."""
     from gluon_sr.evaluation.records import update_sidecar
 
     settings = {"photos": len(report["photos"]),
-                **{k: report[k] for k in ("size", "gatys_size", "gatys_iters")}}
+                **{k: report[k] for k in ("size", "gatys_size", "gatys_iters", "gatys_start")}}
+    key = "held_out" if report["gatys_start"] == "photo" else "held_out_gatys_from_noise"
     for name, result in report["models"].items():
         def change(meta, summary=result["summary"]):
-            meta.setdefault("metrics", {})["held_out"] = {**settings, **summary}
+            meta.setdefault("metrics", {})[key] = {**settings, **summary}
         print(f"updated {update_sidecar(name, change)}")
 
 
 def parse_args(argv=None):
     from gluon_sr.evaluation.records import add_measurement_arguments
+    from gluon_sr.infer.gatys import STARTS
 
     p = ArgumentParser(description="Style networks on held-out photos: losses, blobs, Gatys "
                        "iterations (JSON)")
@@ -114,7 +120,11 @@ def parse_args(argv=None):
     p.add_argument("--photos", required=True, help="folder: its top-level images")
     p.add_argument("--size", type=int, default=384, help="photos' longer side for the losses")
     p.add_argument("--gatys-size", type=int, default=256)
-    p.add_argument("--gatys-iters", type=int, default=60, help="0: no Gatys comparison")
+    p.add_argument("--gatys-iters", type=int, default=60, help="at most this many L-BFGS "
+                   "iterations a photo (the run stops where it reaches the network); 0: no "
+                   "Gatys comparison")
+    p.add_argument("--gatys-start", choices=STARTS, default="photo",
+                   help="where Gatys starts: the photo, or noise as in Johnson et al.'s baseline")
     p.add_argument("--style-dir", default=None, help="where the style images are "
                    "(default: the path recorded at training)")
     add_measurement_arguments(p, "style_heldout.json", "the summary in each model's sidecar")
@@ -134,7 +144,8 @@ def main(argv=None):
         raise GluonSRError("no style models to measure")
     photos = {p: read_image(p).rgb for p in image_files(args.photos)}
     report = {"photos": [os.path.basename(p) for p in photos], "size": args.size,
-              "gatys_size": args.gatys_size, "gatys_iters": args.gatys_iters, "models": {}}
+              "gatys_size": args.gatys_size, "gatys_iters": args.gatys_iters,
+              "gatys_start": args.gatys_start, "models": {}}
     for name in names:
         report["models"][name] = measure(name, photos, args)
     atomic_write_json(args.out, report)

@@ -15,6 +15,9 @@ from gluon_sr.losses import (CONTENT_LAYER, STYLE_LAYERS, STYLE_WEIGHT, feature_
 from gluon_sr.infer.stylize import finish, working_alpha, working_copy, working_size
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.imageio import read_image
+from gluon_sr.vgg_spec import CONVENTIONS
+
+STARTS = ("photo", "noise")
 
 
 class StyleObjective:
@@ -67,8 +70,24 @@ class StyleObjective:
                                                  float(style.asscalar()), float(tv.asscalar()))
 
 
-def optimise(objective, init, iters=300, optimizer="lbfgs", lr=0.02, log_every=50, log=print):
-    """Optimise the pixels from `init` (HxWx3 in 0..1). Returns (image, per-iteration losses)."""
+def start_image(content, start="photo", seed=0):
+    """Where the pixels start (HxWx3 in 0..1). "photo": the content photo itself. "noise":
+    jcjohnson/neural-style's `-init random`, Gaussian noise of std 0.001 (in 0..255 units)
+    about the ImageNet mean colour; Johnson et al. (ECCV 2016, section 5.1) started the Gatys
+    baseline they measured their networks against from such white noise."""
+    if start == "photo":
+        return np.array(content, np.float32)
+    if start != "noise":
+        raise GluonSRError(f"unknown start {start!r}; use one of {STARTS}")
+    mean = np.array(CONVENTIONS["caffe"]["mean"], np.float32)
+    noise = np.random.default_rng(seed).normal(0.0, 0.001, np.shape(content))
+    return np.clip((mean + noise) / 255.0, 0, 1).astype(np.float32)
+
+
+def optimise(objective, init, iters=300, optimizer="lbfgs", lr=0.02, log_every=50, log=print,
+             until=None):
+    """Optimise the pixels from `init` (HxWx3 in 0..1). Returns (image, per-iteration losses).
+    `until(record)`, given each iteration's record, returns True to stop there."""
     import mxnet as mx
 
     shape = (1, 3) + init.shape[:2]
@@ -82,6 +101,7 @@ def optimise(objective, init, iters=300, optimizer="lbfgs", lr=0.02, log_every=5
         if log and (len(history) % log_every == 0 or len(history) == 1):
             log(f"iter {len(history):4d}  loss {value:.5g}  (content {parts[0]:.4g}, "
                 f"style {parts[1]:.4g}, tv {parts[2]:.4g})")
+        return bool(until and until(history[-1]))
 
     x0 = np.asarray(init, np.float32).transpose(2, 0, 1)[None]
     if optimizer == "lbfgs":
@@ -94,7 +114,8 @@ def optimise(objective, init, iters=300, optimizer="lbfgs", lr=0.02, log_every=5
             return value, grad.asnumpy().astype(np.float64).ravel()
 
         def callback(_):
-            record(*fun.last)
+            if record(*fun.last):
+                raise StopIteration            # scipy >= 1.11 ends the run on this
         result = minimize(fun, x0.astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
                           bounds=[(0.0, 1.0)] * x0.size, callback=callback,
                           options={"maxiter": iters, "maxcor": 20, "gtol": 0, "ftol": 0})
@@ -107,7 +128,8 @@ def optimise(objective, init, iters=300, optimizer="lbfgs", lr=0.02, log_every=5
             value, grad, parts = objective.value_and_grad(x)
             adam.update(0, x, grad, state)
             x = mx.nd.clip(x, 0, 1)
-            record(value, parts)
+            if record(value, parts):
+                break
         out = x.asnumpy()
     else:
         raise GluonSRError(f"unknown optimizer {optimizer!r}; use lbfgs or adam")
