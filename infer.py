@@ -23,7 +23,7 @@ MODES = {
                                          "preserve_color", "strength"}),
     "adain": ("stylising with --style-image", {"style_image", "style_weights", "alpha", "mask",
                                                "style_size", "preserve_color", "size", "tile",
-                                               "vgg", "model"}),
+                                               "vgg", "model", "backend", "precision"}),
     "gatys": ("optimising with --optimize", {"optimize", "style_image", "iters", "optimizer",
                                              "content_weight", "style_weight", "tv_weight",
                                              "vgg", "size", "preserve_color", "strength"}),
@@ -203,12 +203,13 @@ def make_processor(args, mode):
                         size=args.size, preserve_color=args.preserve_color,
                         strength=args.strength)
     if mode == "adain":
-        from gluon_sr.infer.adain import AdaINStylizer
+        from gluon_sr.infer.adain_stylizer import AdaINStylizer
 
         return AdaINStylizer(args.style_image, weights=args.style_weights, alpha=args.alpha,
                              mask=args.mask, preserve_color=args.preserve_color,
                              model=args.model, vgg_weights=args.vgg or None, size=args.size,
-                             style_size=args.style_size, tile=args.tile, ctx=ctx)
+                             style_size=args.style_size, tile=args.tile,
+                             backend=args.backend, precision=args.precision, ctx=ctx)
     from gluon_sr.infer.gatys import GatysStylizer
 
     return GatysStylizer(args.style_image[0], iters=args.iters, optimizer=args.optimizer,

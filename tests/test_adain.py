@@ -76,7 +76,7 @@ def _transfer(seed=0, width=0.125):
     encoder.initialize(mx.init.Xavier(magnitude=2))
     decoder = get_model("adain_decoder", width=width)
     decoder.initialize(mx.init.Xavier())
-    return AdaINTransfer(encoder, decoder)
+    return AdaINTransfer.from_gluon(encoder, decoder)
 
 
 def _images(rng, *shapes):
@@ -181,7 +181,9 @@ def test_infer_style_image_runs_adain_with_its_controls(tmp_path, tiny_decoder, 
     (("--mask", "MASK", "--style-weights", "1,2"), ("--style-weights mixes",)),
     (("--optimize",), ("--optimize needs one --style-image",)),
     (("--style", "mosaic"), ("exclude each other",)),
-    (("--precision", "fp32"), ("--precision does not apply when stylising with --style-image",)),
+    (("--interp", "0.5"), ("--interp does not apply when stylising with --style-image",)),
+    (("--backend", "onnxruntime"), ("AdaIN runs on mxnet", "openvino", "not onnxruntime")),
+    (("--backend", "mxnet", "--precision", "int8"), ("AdaIN runs on mxnet (fp32)", "int8")),
     (("--alpha", "2"), ("--alpha", "between 0 and 1")),
     (("--style-weights", "a,b"), ("--style-weights", "numbers")),
 ])
@@ -232,7 +234,7 @@ def test_bench_reports_stylisation_gatys_and_speed(tmp_path, image_folder, tiny_
 def test_onnx_export_of_encoder_and_decoder_matches_mxnet(tmp_path, tiny_decoder, vgg_file):
     ov = pytest.importorskip("openvino", reason="OpenVINO runs the ONNX files here")
     from gluon_sr.deploy.export import export
-    from gluon_sr.infer.adain import load_adain
+    from gluon_sr.infer.loader import load_adain
 
     encoder_path, decoder_path = export(tiny_decoder, str(tmp_path / "exports"), vgg_file)
     transfer, _ = load_adain(tiny_decoder, vgg_file)
@@ -246,3 +248,52 @@ def test_onnx_export_of_encoder_and_decoder_matches_mxnet(tmp_path, tiny_decoder
     reference = transfer.decode(features)
     np.testing.assert_allclose(decoded[0].transpose(1, 2, 0), reference,
                                atol=1e-5 * np.abs(reference).max())
+
+
+def test_openvino_runs_the_whole_transfer_like_mxnet_from_a_cached_export(
+        tmp_path, tiny_decoder, vgg_file, monkeypatch):
+    pytest.importorskip("openvino", reason="the backend under test")
+    from gluon_sr.deploy import export
+    from gluon_sr.infer.loader import load_adain
+
+    rng = np.random.default_rng(8)
+    photo, painting = (rng.uniform(0, 1, shape).astype(np.float32)
+                       for shape in ((44, 60, 3), (40, 48, 3)))
+    reference, _ = load_adain(tiny_decoder, vgg_file)
+    fast, _ = load_adain(tiny_decoder, vgg_file, backend="openvino")
+    assert (fast.backend, fast.precision, fast.name) == ("openvino", "fp32", tiny_decoder)
+    expected = reference(photo, [painting], alpha=0.7)
+    np.testing.assert_allclose(fast(photo, [painting], alpha=0.7), expected, atol=1e-4)
+    np.testing.assert_allclose(fast(photo, [painting], tile=24), reference(photo, [painting]),
+                               atol=1e-4)
+    # A second load compiles the cached export; a new VGG16 file would make a new one.
+    monkeypatch.setattr(export, "export_adain", lambda *a: pytest.fail("exported again"))
+    again, _ = load_adain(tiny_decoder, vgg_file, backend="openvino")
+    np.testing.assert_allclose(again(photo, [painting], alpha=0.7), expected, atol=1e-4)
+
+
+def test_auto_picks_the_faster_backend_once_and_infer_says_which(
+        tmp_path, tiny_decoder, vgg_file, monkeypatch):
+    pytest.importorskip("openvino", reason="the second candidate")
+    from gluon_sr.deploy import auto
+    from gluon_sr.infer.loader import load_adain
+
+    calls = []
+    monkeypatch.setattr(auto, "_seconds", lambda t: calls.append(t.backend) or
+                        {"mxnet": 3.0, "openvino": 1.0}[t.backend])
+    transfer, _ = load_adain(tiny_decoder, vgg_file, backend="auto", precision="auto")
+    assert transfer.backend == "openvino" and "3.00x the speed of mxnet fp32" in transfer.note
+    assert sorted(calls) == ["mxnet", "openvino"]
+    # The photo redrawn from its own features: what the timing runs and bf16 is checked on.
+    x = np.random.default_rng(9).uniform(0, 1, (1, 3, 32, 40)).astype(np.float32)
+    mxnet_path, _ = load_adain(tiny_decoder, vgg_file)
+    redrawn = mxnet_path.forward(x)
+    assert redrawn.shape == (1, 3, 32, 40)
+    np.testing.assert_allclose(transfer.forward(x), redrawn, atol=1e-5 * np.abs(redrawn).max())
+    # infer.py (another process) reads the cached choice and reports it.
+    photo = save_png(tmp_path / "photo.png", 40, 52, seed=1)
+    painting = save_png(tmp_path / "painting.png", 30, 36, seed=2)
+    code, out, err = run_script("infer.py", photo, "--style-image", painting, "--model",
+                                tiny_decoder, "--vgg", vgg_file)
+    assert code == 0, err
+    assert f"{tiny_decoder}: openvino fp32, measured 3.00x" in out

@@ -12,6 +12,9 @@ from mxnet.gluon import HybridBlock, nn
 
 EPS = 1e-5
 ENCODER_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+# VGG16 to relu4_1 sees 33 px to each side: two 3x3 convs at full resolution, two at 1/2, three
+# at 1/4, one at 1/8, plus the poolings.
+ENCODER_RADIUS = 33
 
 
 def channel_mean_std(F, x):

@@ -14,6 +14,9 @@ an output at 40 dB PSNR or more against its own fp32 picture on every held-out p
 (`gluon_sr.evaluation.style_quality --write-metrics`). 40 dB is an RMS difference of 2.5 grey
 levels of 255, about what a quality-95 JPEG of the picture differs by: not visible.
 
+The AdaIN model (gluon_sr.infer.adain) is two networks, its VGG16 encoder and its decoder; it
+is timed and checked as one, on a photo redrawn from its own features, and both are exported.
+
 bf16 runs only on CPUs with native bf16, which the machine that recorded the sidecars may not
 have; without a record it is checked here, at first use, against MXNet fp32 on the bundled
 example photos (see sr_self_psnr_needed), and the result cached with the timing.
@@ -25,7 +28,7 @@ import time
 import numpy as np
 
 from gluon_sr.utils.errors import GluonSRError
-from gluon_sr.utils.fileio import atomic_write_json, read_json_if_exists
+from gluon_sr.utils.fileio import atomic_write_json, read_json_if_exists, sha256_file
 from gluon_sr.utils.paths import CACHE_DIR, EXPORT_DIR
 
 logger = logging.getLogger(__name__)
@@ -63,6 +66,28 @@ def cached_export(name, meta):
         net, meta = load_model(name)
         export_onnx(net, meta, path)
     return path
+
+
+def cached_adain_export(name, meta, vgg_weights=None):
+    """(encoder, decoder) ONNX paths of AdaIN model `name` with these VGG16 weights (default
+    $GLUON_SR_VGG16), exported once into the cache: the encoder carries the VGG16 weights, so
+    the folder is keyed by both the decoder's and the weights file's sha256."""
+    from gluon_sr.archs.vgg import ENV_WEIGHTS
+
+    weights = vgg_weights or os.environ.get(ENV_WEIGHTS)
+    vgg = sha256_file(weights)[:16] if weights and os.path.isfile(weights) else "modelzoo"
+    base = os.path.splitext(os.path.basename(name))[0]
+    folder = os.path.join(CACHE_DIR, "onnx",
+                          f"{base}-{(meta.get('params_sha256') or 'x')[:16]}-vgg-{vgg}")
+    paths = tuple(os.path.join(folder, f"{base}.{part}.onnx") for part in ("encoder", "decoder"))
+    if not all(os.path.exists(p) for p in paths):
+        from gluon_sr.deploy.export import export_adain
+
+        os.makedirs(folder, exist_ok=True)
+        logger.info(f"exporting {name} and its VGG16 encoder to ONNX for OpenVINO (once): "
+                    f"{folder}")
+        paths = tuple(export_adain(name, folder, vgg_weights))
+    return paths
 
 
 def _export_digest(path):
@@ -125,7 +150,7 @@ def self_psnr(reference, model):
     from gluon_sr.deploy.precision import example_images
     from gluon_sr.evaluation.metrics import output_psnr
 
-    align = 1 if reference.task == "sr" else 4
+    align = reference.align
     worst = []
     for img in example_images():
         h, w = img.shape[0] // align * align, img.shape[1] // align * align

@@ -97,7 +97,7 @@ def export_adain(name, out_dir, vgg_weights=None):
     """An AdaIN model as two ONNX files: NAME.encoder.onnx (RGB 0..1 -> relu4_1, sides a
     multiple of 8) and NAME.decoder.onnx (relu4_1-shaped features -> RGB); the AdaIN step
     between them is a few lines of numpy (gluon_sr.infer.adain.renormalise)."""
-    from gluon_sr.archs.adain import ENCODER_TAPS
+    from gluon_sr.archs.adain import ENCODER_RADIUS, ENCODER_TAPS
     from gluon_sr.archs.vgg import load_loss_vgg
     from gluon_sr.model_store import load_model
 
@@ -107,10 +107,14 @@ def export_adain(name, out_dir, vgg_weights=None):
     common = {"task": "adain", "params_sha256": meta.get("params_sha256"), "vgg": vgg_source,
               "align": 8}
     written = []
-    for part, net, shape in (("encoder", encoder, (1, 3, CHECK_SIDE, CHECK_SIDE)),
-                             ("decoder", decoder, (1, 512, CHECK_SIDE // 8, CHECK_SIDE // 8))):
+    for part, net, shape, described in (
+            ("encoder", encoder, (1, 3, CHECK_SIDE, CHECK_SIDE),
+             {"config": {}, "receptive_radius": ENCODER_RADIUS}),
+            ("decoder", decoder, (1, 512, CHECK_SIDE // 8, CHECK_SIDE // 8),
+             {"config": meta.get("config", {}), "receptive_radius": decoder.receptive_radius()})):
         net.hybridize()
-        written.append(_to_onnx(net, shape, {**common, "part": part}, f"{base}.{part}.onnx"))
+        written.append(_to_onnx(net, shape, {**common, **described, "part": part},
+                                f"{base}.{part}.onnx"))
     return written
 
 

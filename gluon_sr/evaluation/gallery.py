@@ -30,7 +30,8 @@ def network_columns(models, style_dir=None):
 
 def adain_columns(paintings, model="adain", vgg_weights=None):
     """Gallery columns of one AdaIN decoder with each painting: (file name, painting, stylise)."""
-    from gluon_sr.infer.adain import load_adain, read_painting
+    from gluon_sr.infer.adain import read_painting
+    from gluon_sr.infer.loader import load_adain
 
     transfer, _ = load_adain(model, vgg_weights)
     for path in paintings:

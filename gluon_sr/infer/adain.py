@@ -1,4 +1,4 @@
-"""`AdaINStylizer`: any painting's style in one forward pass (Huang & Belongie 2017).
+"""AdaIN's pipeline: any painting's style in one forward pass (Huang & Belongie 2017).
 
     encode   VGG16 to relu4_1 (the user's weights, as in training), exactly tiled on large
              images: tiles start on the 8-pixel grid of the three poolings and overlap by
@@ -10,22 +10,17 @@
 
 The statistics are those of the whole image whatever the tiling (the feature map is gathered
 first), so a tiled result equals the whole-image one. Colour preservation is the paper's: the
-painting first takes the photo's colour mean and covariance.
+painting first takes the photo's colour mean and covariance. The networks are loaded on a
+backend by gluon_sr.infer.loader.load_adain; infer.py's AdaINStylizer is in adain_stylizer.
 """
-import os
 
 import numpy as np
 
-from gluon_sr.archs.adain import EPS
-from gluon_sr.infer.stylize import (pad_to_alignment, reflect_frame, working_alpha,
-                                    working_copy, working_size)
-from gluon_sr.infer.tiling import tiles
-from gluon_sr.utils.errors import GluonSRError
+from gluon_sr.archs.adain import ENCODER_RADIUS, EPS
+from gluon_sr.infer.tiling import pad_to_alignment, reflect_frame, tiles
 
 ALIGN = 8                   # three 2x2 poolings between the input and relu4_1
-# VGG16 to relu4_1 sees 33 px to each side (two 3x3 convs at full resolution, two at 1/2, three
-# at 1/4, one at 1/8, plus the poolings); the margin is the next multiple of 8 above.
-ENCODER_MARGIN = 40
+ENCODER_MARGIN = -(-ENCODER_RADIUS // ALIGN) * ALIGN     # tiles' overlap, on the 8 px grid
 # Whole-image inference up to ~1.5 MP (a few GB at 64 channels x full resolution); tiles above.
 DEFAULT_TILE = 1024
 STYLE_SIZE = 256            # the shorter side paintings had in training
@@ -93,20 +88,41 @@ def mask_at_features(mask, height, width, border=0):
 
 
 class AdaINTransfer:
-    """The numpy-in, numpy-out pipeline around an encoder and a decoder (Gluon blocks)."""
+    """The numpy-in, numpy-out pipeline around an encoder and a decoder, whatever runs them.
 
-    def __init__(self, encoder, decoder, ctx=None):
+    encoder, decoder: functions of one C x H x W float32 array (the photo / relu4_1 features)
+    returning the other; decoder_radius: the decoder's receptive radius in pixels."""
+
+    task, align = "adain", ALIGN            # as --backend auto sees it (gluon_sr.deploy.auto)
+
+    def __init__(self, encoder, decoder, decoder_radius, backend="mxnet", precision="fp32",
+                 name="adain"):
+        self.name = name
+        self._encode, self._decode = encoder, decoder
+        self.decoder_margin = decoder_radius // ALIGN + 2               # in feature pixels
+        self.backend, self.precision = backend, precision
+        self.note = f"{backend} {precision}"
+
+    @classmethod
+    def from_gluon(cls, encoder, decoder, ctx=None, name="adain"):
+        """Gluon blocks run as they are (a LossVGG16 to relu4_1 and an AdaIN decoder)."""
         import mxnet as mx
 
-        self.encoder, self.decoder = encoder, decoder
-        self.ctx = ctx or mx.cpu()
-        self.decoder_margin = decoder.receptive_radius() // ALIGN + 2     # in feature pixels
+        ctx = ctx or mx.cpu()
 
-    def _run(self, net, chw):
-        import mxnet as mx
+        def encode(chw):
+            return encoder(mx.nd.array(chw[None], ctx=ctx))["relu4_1"][0].asnumpy()
 
-        out = net(mx.nd.array(chw[None], ctx=self.ctx))
-        return (out["relu4_1"] if isinstance(out, dict) else out)[0].asnumpy()
+        def decode(chw):
+            return decoder(mx.nd.array(chw[None], ctx=ctx))[0].asnumpy()
+
+        return cls(encode, decode, decoder.receptive_radius(), name=name)
+
+    def forward(self, nchw):
+        """Photos (N, 3, H, W; sides multiples of 8) as the decoder redraws them from their own
+        features (alpha 0): what --backend auto times and checks a precision on."""
+        return np.stack([self._decode(self._encode(np.ascontiguousarray(x, np.float32)))
+                         for x in nchw])
 
     def encode(self, rgb, tile=0):
         """relu4_1 features (512, H/8, W/8) of an HxWx3 image whose sides are multiples of 8."""
@@ -115,11 +131,11 @@ class AdaINTransfer:
             raise ValueError(f"image sides must be multiples of {ALIGN}, got {w}x{h}")
         chw = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
         if not tile or (h <= tile and w <= tile):
-            return self._run(self.encoder, chw)
+            return self._encode(chw)
         tile = -(-tile // ALIGN) * ALIGN
         out = None
         for (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) in tiles(h, w, tile, ENCODER_MARGIN):
-            feats = self._run(self.encoder, chw[:, cy0:cy1, cx0:cx1])
+            feats = self._encode(np.ascontiguousarray(chw[:, cy0:cy1, cx0:cx1]))
             if out is None:
                 out = np.empty((feats.shape[0], h // ALIGN, w // ALIGN), np.float32)
             a = ALIGN
@@ -132,11 +148,11 @@ class AdaINTransfer:
         _, h, w = feats.shape
         step = -(-tile // ALIGN) if tile else 0
         if not step or (h <= step and w <= step):
-            return self._run(self.decoder, feats).transpose(1, 2, 0)
+            return self._decode(np.ascontiguousarray(feats, np.float32)).transpose(1, 2, 0)
         a = ALIGN
         out = np.empty((3, h * a, w * a), np.float32)
         for (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) in tiles(h, w, step, self.decoder_margin):
-            pred = self._run(self.decoder, np.ascontiguousarray(feats[:, cy0:cy1, cx0:cx1]))
+            pred = self._decode(np.ascontiguousarray(feats[:, cy0:cy1, cx0:cx1], np.float32))
             out[:, y0 * a:y1 * a, x0 * a:x1 * a] = \
                 pred[:, (y0 - cy0) * a:(y1 - cy0) * a, (x0 - cx0) * a:(x1 - cx0) * a]
         return out.transpose(1, 2, 0)
@@ -193,23 +209,6 @@ class AdaINTransfer:
         return np.clip(out, 0.0, 1.0)
 
 
-def load_adain(name="adain", vgg_weights=None, ctx=None):
-    """An AdaINTransfer with the trained decoder `name` and the VGG16 encoder, both hybridized.
-    Returns (transfer, decoder meta)."""
-    from gluon_sr.archs.adain import ENCODER_TAPS
-    from gluon_sr.archs.vgg import load_loss_vgg
-    from gluon_sr.model_store import load_model
-
-    decoder, meta = load_model(name, ctx=ctx)
-    if meta.get("task") != "adain":
-        raise GluonSRError(f"model {name} is not an AdaIN decoder (task {meta.get('task')!r})")
-    encoder, _ = load_loss_vgg((ENCODER_TAPS[-1],), weights=vgg_weights,
-                               ctx=[ctx] if ctx else None)
-    encoder.hybridize(static_alloc=True)
-    decoder.hybridize(static_alloc=True)
-    return AdaINTransfer(encoder, decoder, ctx), meta
-
-
 def read_painting(path, style_size=STYLE_SIZE):
     """A painting as AdaIN takes it: HxWx3 in 0..1, shorter side `style_size` (0 = as it is)."""
     from gluon_sr.data.content import resize_shorter
@@ -219,45 +218,3 @@ def read_painting(path, style_size=STYLE_SIZE):
     if style_size:
         rgb = resize_shorter(to_uint8(rgb), style_size).astype(np.float32) / 255
     return rgb
-
-
-class AdaINStylizer:
-    """`infer.py photo.jpg --style-image painting.jpg`: a LoadedImage in, (rgb, alpha) out."""
-
-    def __init__(self, style_images, weights=None, alpha=1.0, mask=None, preserve_color=False,
-                 model="adain", vgg_weights=None, size=0, style_size=STYLE_SIZE, tile=None,
-                 ctx=None):
-        from gluon_sr.utils.imageio import read_image
-
-        if weights is not None:
-            if len(weights) != len(style_images):
-                raise GluonSRError(f"--style-weights gives {len(weights)} weights for "
-                                   f"{len(style_images)} style images")
-            if min(weights) < 0 or sum(weights) <= 0:
-                raise GluonSRError("--style-weights must be >= 0 and not all 0")
-            weights = np.asarray(weights, np.float64) / sum(weights)
-        if mask is not None and len(style_images) > 2:
-            raise GluonSRError("--mask takes one style image (inside; the photo outside) or "
-                               f"two (inside, outside), not {len(style_images)}")
-        if mask is not None and weights is not None:
-            raise GluonSRError("--style-weights mixes styles everywhere; with --mask each "
-                               "region has its own style")
-        self.transfer, self.meta = load_adain(model, vgg_weights, ctx)
-        self.paintings = [read_painting(p, style_size) for p in style_images]
-        self.mask = None
-        if mask is not None:
-            self.mask = read_image(mask).rgb.mean(axis=-1)
-        self.weights, self.alpha, self.preserve_color = weights, alpha, preserve_color
-        self.size, self.tile = size, tile
-        self.name = model
-        names = [os.path.splitext(os.path.basename(p))[0] for p in style_images]
-        self.suffix = "_".join(names)
-
-    def output_size(self, width, height):
-        return working_size(width, height, self.size)
-
-    def __call__(self, image):
-        content = working_copy(image.rgb, self.size)
-        out = self.transfer(content, self.paintings, self.weights, self.mask, self.alpha,
-                            self.tile, self.preserve_color)
-        return out.astype(np.float32), working_alpha(image, self.size)

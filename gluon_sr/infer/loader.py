@@ -3,7 +3,8 @@
 `load_for_inference(name, backend, precision, ctx)` returns an `InferenceModel`: the model's
 description (task, scale, config), what tiling needs (receptive radius, alignment) and a
 `forward(nchw)` on numpy arrays. infer.py, evaluate, the gallery and the benches all load
-through it, so they run (and time) the same thing.
+through it, so they run (and time) the same thing. `load_adain` does the same for the AdaIN
+model's two networks (its VGG16 encoder and its decoder), on mxnet, openvino or auto.
 
     backend mxnet, fp32    hybridized and oneDNN-fused (CPU) or hybridized (GPU)
     backend mxnet, bf16    MXNet AMP (CPUs with AVX-512 bf16 support)
@@ -187,3 +188,63 @@ def _load_mxnet(name, precision, ctx, interp=None):
         return load()[0]
 
     return InferenceModel(name, meta, run, radius, align, "mxnet", precision, reload_gluon)
+
+
+def load_adain(name="adain", vgg_weights=None, ctx=None, backend="mxnet", precision="fp32"):
+    """An AdaINTransfer (gluon_sr.infer.adain) with the trained decoder `name` and the VGG16
+    encoder. Returns (transfer, decoder meta).
+
+    backend mxnet      both hybridized, fp32 (on ctx)
+    backend openvino   both exported to ONNX once (cached, keyed by the decoder and the VGG16
+                       weights) and compiled by OpenVINO, f32 or bf16 (CPUs with native bf16)
+    backend auto       with precision auto, the faster of these that keeps the picture, measured
+                       once on this machine (gluon_sr.deploy.auto); bf16 -> openvino, else mxnet
+    """
+    from gluon_sr.model_store import load_model_description
+
+    meta = load_model_description(name)
+    if meta.get("task") != "adain":
+        raise GluonSRError(f"model {name} is not an AdaIN decoder (task {meta.get('task')!r})")
+    gpu = ctx is not None and ctx.device_type == "gpu"
+    if backend == "auto" and precision == "auto" and not gpu:
+        from gluon_sr.deploy.auto import load_fastest
+
+        transfer, note = load_fastest(name, lambda n, b, p: load_adain(n, vgg_weights, ctx,
+                                                                       b, p)[0])
+        transfer.note = note
+        return transfer, meta
+    if backend == "auto":
+        backend = "openvino" if precision == "bf16" else "mxnet"
+    precision = "fp32" if precision == "auto" else precision
+    if backend == "openvino":
+        return _openvino_adain(name, meta, vgg_weights, precision), meta
+    if backend != "mxnet" or precision != "fp32":
+        raise GluonSRError("AdaIN runs on mxnet (fp32) or openvino (fp32, bf16), not "
+                           f"{backend} {precision}")
+    return _mxnet_adain(name, vgg_weights, ctx), meta
+
+
+def _mxnet_adain(name, vgg_weights, ctx):
+    from gluon_sr.archs.adain import ENCODER_TAPS
+    from gluon_sr.archs.vgg import load_loss_vgg
+    from gluon_sr.infer.adain import AdaINTransfer
+    from gluon_sr.model_store import load_model
+
+    decoder, _ = load_model(name, ctx=ctx)
+    encoder, _ = load_loss_vgg((ENCODER_TAPS[-1],), weights=vgg_weights,
+                               ctx=[ctx] if ctx else None)
+    encoder.hybridize(static_alloc=True)
+    decoder.hybridize(static_alloc=True)
+    return AdaINTransfer.from_gluon(encoder, decoder, ctx, name)
+
+
+def _openvino_adain(name, meta, vgg_weights, precision):
+    from gluon_sr.deploy.auto import cached_adain_export
+    from gluon_sr.deploy.openvino_backend import OpenVinoModel
+    from gluon_sr.infer.adain import AdaINTransfer
+
+    encoder, decoder = (OpenVinoModel(path, precision)
+                        for path in cached_adain_export(name, meta, vgg_weights))
+    return AdaINTransfer(lambda chw: encoder.run_numpy(chw[None])[0],
+                         lambda chw: decoder.run_numpy(chw[None])[0],
+                         decoder.meta["receptive_radius"], "openvino", precision, name)

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from gluon_sr.infer.loader import load_for_inference
-from gluon_sr.infer.tiling import tiles
+from gluon_sr.infer.tiling import reflect_frame, tiles
 from gluon_sr.utils.color import rgb_to_ycbcr, ycbcr_to_rgb
 from gluon_sr.utils.errors import GluonSRError
 
@@ -52,24 +52,6 @@ def _base_name(name):
 
 class _Collected(Exception):
     """Raised inside a forward pass once the layer being measured has seen its input."""
-
-
-def pad_to_alignment(img, align):
-    """An HxWxC image reflected at its bottom and right edges to sides that are multiples of
-    `align` (repeated instead where it is too small to reflect)."""
-    h, w = img.shape[:2]
-    ph, pw = (-h) % align, (-w) % align
-    if ph or pw:
-        mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
-        img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode=mode)
-    return img
-
-
-def reflect_frame(img, border, align):
-    """An HxWxC image reflected by `border` at each side, then at its bottom and right edges
-    to multiples of `align`."""
-    framed = np.pad(img, ((border, border), (border, border), (0, 0)), mode="reflect")
-    return pad_to_alignment(framed, align)
 
 
 def run_transform(model, rgb, tile=None):

@@ -1,13 +1,33 @@
 """Running an image-to-image network on whole images, in tiles when they are large.
 
 Tiles overlap by the network's receptive radius, and only each tile's centre is kept, so the
-tiled result equals the whole-image result while memory stays bounded by the tile size.
+tiled result equals the whole-image result while memory stays bounded by the tile size. The
+padding that networks with poolings need (sides a multiple of their alignment, a reflected
+frame) is here too.
 """
 import numpy as np
 
 from gluon_sr.utils.errors import GluonSRError
 
 MAX_OUTPUT_PIXELS = 400_000_000
+
+
+def pad_to_alignment(img, align):
+    """An HxWxC image reflected at its bottom and right edges to sides that are multiples of
+    `align` (repeated instead where it is too small to reflect)."""
+    h, w = img.shape[:2]
+    ph, pw = (-h) % align, (-w) % align
+    if ph or pw:
+        mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
+        img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode=mode)
+    return img
+
+
+def reflect_frame(img, border, align):
+    """An HxWxC image reflected by `border` at each side, then at its bottom and right edges
+    to multiples of `align`."""
+    framed = np.pad(img, ((border, border), (border, border), (0, 0)), mode="reflect")
+    return pad_to_alignment(framed, align)
 
 
 def default_tile(model):
