@@ -272,6 +272,18 @@ def test_openvino_runs_the_whole_transfer_like_mxnet_from_a_cached_export(
     np.testing.assert_allclose(again(photo, [painting], alpha=0.7), expected, atol=1e-4)
 
 
+def test_openvino_missing_is_said_before_anything_is_exported(tiny_decoder, vgg_file,
+                                                              monkeypatch):
+    from gluon_sr.deploy import auto, openvino_backend
+    from gluon_sr.infer.loader import load_adain
+    from gluon_sr.utils.errors import GluonSRError
+
+    monkeypatch.setattr(openvino_backend, "openvino_available", lambda: False)
+    monkeypatch.setattr(auto, "cached_adain_export", lambda *a: pytest.fail("exported"))
+    with pytest.raises(GluonSRError, match="needs OpenVINO"):
+        load_adain(tiny_decoder, vgg_file, backend="openvino")
+
+
 def test_auto_picks_the_faster_backend_once_and_infer_says_which(
         tmp_path, tiny_decoder, vgg_file, monkeypatch):
     pytest.importorskip("openvino", reason="the second candidate")

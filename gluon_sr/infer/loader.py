@@ -240,9 +240,11 @@ def _mxnet_adain(name, vgg_weights, ctx):
 
 def _openvino_adain(name, meta, vgg_weights, precision):
     from gluon_sr.deploy.auto import cached_adain_export
-    from gluon_sr.deploy.openvino_backend import OpenVinoModel
+    from gluon_sr.deploy.openvino_backend import OpenVinoModel, openvino_available
     from gluon_sr.infer.adain import AdaINTransfer
 
+    if not openvino_available():             # said before the export, not after it
+        raise GluonSRError("--backend openvino needs OpenVINO: pip install openvino")
     encoder, decoder = (OpenVinoModel(path, precision)
                         for path in cached_adain_export(name, meta, vgg_weights))
     return AdaINTransfer(lambda chw: encoder.run_numpy(chw[None])[0],
