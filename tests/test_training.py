@@ -300,6 +300,11 @@ def test_stage_logs_plot_end_to_end_with_each_stage_counted_on(tmp_path):
     records, starts = read_stages(logs)
     assert [r["step"] for r in records if "loss" in r] == [10, 20, 30, 40, 50]
     assert starts == [20] and records[-1] == {"step": 50, "val_style": 0.1, "val_content": 0.2}
+    resumed = tmp_path / "stage1_resumed.jsonl"      # a stage that resumes stage 1's run
+    resumed.write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in (30, 40)))
+    records, starts = read_stages([logs[0], str(resumed), logs[1]])
+    assert [r["step"] for r in records if "loss" in r] == [10, 20, 30, 40, 50, 60, 70]
+    assert starts == [20, 40]
     out = tmp_path / "curves.png"
     assert plot_main([*logs, "--out", str(out), "--title", "two stages"]) == 0
     assert out.stat().st_size > 0

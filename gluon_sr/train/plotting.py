@@ -25,13 +25,16 @@ def read_log(path):
 
 def read_stages(log_paths):
     """The records of several runs' logs as one, each run's steps counted on from the last step
-    of the run before (a recipe's stages each start again at step 0), and the steps at which
-    the later runs begin."""
+    of the run before (a recipe's stages each start again at step 0; a stage that resumes the
+    run before goes on with its count and keeps its steps), and the steps at which the later
+    runs begin."""
     records, starts, offset = [], [], 0
     for path in log_paths:
+        run = [r for r in read_log(path) if "step" in r]
         if records:
             starts.append(offset)
-        records += [{**r, "step": r["step"] + offset} for r in read_log(path) if "step" in r]
+        shift = offset if run and run[0]["step"] <= offset else 0
+        records += [{**r, "step": r["step"] + shift} for r in run]
         offset = max((r["step"] for r in records), default=offset)
     return records, starts
 
