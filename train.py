@@ -74,6 +74,8 @@ def build_parser():
     g.add_argument("--styles", help="folder of training paintings")
     g.add_argument("--load-size", type=int, help="shorter side before the random crop")
     g.add_argument("--val-style-dir", help="held-out paintings for validation previews")
+    g.add_argument("--identity-weight", type=float,
+                   help="the photo's own features decoded, against the photo (SANet; 0 = off)")
     g = p.add_argument_group("adversarial fine-tuning (--task gan; with --init MODEL)")
     g.add_argument("--disc", choices=("patchgan", "multiscale_patchgan"))
     g.add_argument("--gan-loss", choices=("vanilla", "lsgan", "hinge", "ragan"), dest="gan_kind")

@@ -15,6 +15,7 @@ from gluon_sr.archs.adain import adain, channel_mean_std
 from gluon_sr.model_store import save_model
 from gluon_sr.train.plotting import read_log
 from gluon_sr.train.run import resolve_config, train
+from gluon_sr.utils.errors import GluonSRError
 
 
 def test_adain_output_takes_the_style_statistics_and_keeps_the_content_pattern():
@@ -64,6 +65,34 @@ def test_a_few_steps_lower_the_loss_and_only_the_decoder_is_saved(tmp_path, imag
     assert scale.shape == (1, 512, 1, 1) and np.all(scale > 0) and np.all(np.isfinite(scale))
     assert not np.allclose(scale, 1.0)
     assert np.allclose(scale, scale.ravel()[0])       # one scale per layer (docs/adain.md)
+
+
+def test_identity_loss_teaches_the_decoder_to_give_the_photo_back(tmp_path, image_folder,
+                                                                  vgg_file):
+    from gluon_sr.train.adain_task import AdaINTask
+
+    settings = dict(
+        task="adain", name="a", content=(image_folder,), styles=image_folder, load_size=64,
+        image_size=32, model_config=dict(width=0.125), steps=30, batch_size=4, lr=2e-3,
+        log_every=10, checkpoint_every=30, val_every=30, vgg=vgg_file, feat_weight=0.0,
+        style_weight=0.0, identity_weight=3.0, val_dir=image_folder,
+        val_style_dir=image_folder, val_images=2, run_dir=str(tmp_path / "run"),
+        out_dir=str(tmp_path / "params"), progress=False)
+    json_path = train(resolve_config(settings))
+    log = read_log(str(tmp_path / "run" / "log.jsonl"))
+    identity = [r["identity"] for r in log if "identity" in r]
+    assert identity[-1] < 0.8 * identity[0]
+    assert [r["val_identity"] for r in log if "val_identity" in r]
+    # The term is the weight x the mean absolute difference of photo and decoded own features.
+    task = AdaINTask(resolve_config(settings), [mx.cpu()])
+    net = get_model("adain_decoder", width=0.125)
+    net.load_parameters(json_path.replace(".json", ".params"))
+    photo = nd.array(np.random.default_rng(1).uniform(0, 1, (2, 3, 32, 32)))
+    decoded = net(task.encoder(photo)["relu4_1"]).asnumpy()
+    np.testing.assert_allclose(task.identity(net, photo).asnumpy(),
+                               np.abs(decoded - photo.asnumpy()).mean(axis=(1, 2, 3)), rtol=1e-5)
+    with pytest.raises(GluonSRError, match="loss weights"):
+        train(resolve_config({**settings, "identity_weight": -1.0}))
 
 
 def _transfer(seed=0, width=0.125):
@@ -276,7 +305,6 @@ def test_openvino_missing_is_said_before_anything_is_exported(tiny_decoder, vgg_
                                                               monkeypatch):
     from gluon_sr.deploy import auto, openvino_backend
     from gluon_sr.infer.loader import load_adain
-    from gluon_sr.utils.errors import GluonSRError
 
     monkeypatch.setattr(openvino_backend, "openvino_available", lambda: False)
     monkeypatch.setattr(auto, "cached_adain_export", lambda *a: pytest.fail("exported"))

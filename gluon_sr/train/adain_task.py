@@ -10,6 +10,9 @@ is, on the encoder's features of that image,
 each tap's features divided by the tap's mean activation on the training images, so that the
 four layers weigh alike as in the original's normalised VGG (see archs/adain.py and
 docs/adain.md: per-channel scales, the original's, let one near-dead channel take the loss).
+Optionally an identity term (SANet's, Park & Lee 2019): the photo's own relu4_1 features
+decoded, against the photo (mean absolute pixel difference), which the paper's loss never
+asks of the decoder; it is what `--alpha 0` shows.
 """
 import hashlib
 import os
@@ -34,6 +37,7 @@ class AdaINOptions:
     image_size: int = 128               # square crop side
     feat_weight: float = 1.0            # content weight
     style_weight: float = 10.0          # the original's
+    identity_weight: float = 0.0        # decode(encode(photo)) against the photo; 0 = off
     vgg: str = ""
     val_dir: str = ""                   # held-out photos (top level of the folder)
     val_style_dir: str = ""             # held-out paintings for the preview and val losses
@@ -42,7 +46,7 @@ class AdaINOptions:
     def validate(self):
         if not self.content or not self.styles:
             raise GluonSRError("--task adain needs --content DIR and --styles DIR")
-        if min(self.feat_weight, self.style_weight) < 0:
+        if min(self.feat_weight, self.style_weight, self.identity_weight) < 0:
             raise GluonSRError("loss weights must be >= 0")
         if self.image_size < 32 or self.image_size % 8 or self.load_size < self.image_size:
             raise GluonSRError("--image-size must be a multiple of 8, >= 32 and at most "
@@ -162,15 +166,28 @@ class AdaINTask(TaskDefaults):
         for photo, painting in zip(photos, paintings):
             with autograd.pause():
                 raw, target, stats = self.targets(photo, painting)
-            results.append(self.loss_fn(net(raw), target, stats))
+            loss, parts = self.loss_fn(net(raw), target, stats)
+            if self.options.identity_weight:
+                parts["identity"] = self.options.identity_weight * self.identity(net, photo)
+                loss = loss + parts["identity"]
+            results.append((loss, parts))
         return results
+
+    def identity(self, net, photo):
+        """Per sample, the mean absolute difference between the photo and its own relu4_1
+        features decoded (the `--alpha 0` output without the inference frame)."""
+        from mxnet import autograd, nd
+
+        with autograd.pause():
+            own = self.encoder(photo)["relu4_1"]
+        return nd.mean(nd.abs(net(own) - photo), axis=(1, 2, 3))
 
     def validate(self, net, step, ctx):
         import mxnet as mx
 
         if not (self.val_photos and self.val_paintings):
             return None
-        sums, rows = {}, []
+        sums, rows, identity = {}, [], []
         for photo in self.val_photos:
             row = [photo]
             for painting in self.val_paintings:
@@ -182,9 +199,14 @@ class AdaINTask(TaskDefaults):
                 for key, value in parts.items():
                     sums[key] = sums.get(key, 0.0) + float(value.asscalar())
                 row.append(np.clip(out[0].asnumpy().transpose(1, 2, 0), 0, 1))
+            if self.options.identity_weight:
+                x = mx.nd.array(photo.transpose(2, 0, 1)[None], ctx=ctx)
+                identity.append(self.options.identity_weight * self.identity(net, x).asscalar())
             rows.append(np.concatenate(row, axis=1))
         pairs = len(self.val_photos) * len(self.val_paintings)
         sums = {k: v / pairs for k, v in sums.items()}
+        if identity:
+            sums["identity"] = float(np.mean(identity))
         header = np.concatenate([np.ones_like(self.val_photos[0])] + self.val_paintings, axis=1)
         preview = os.path.join(self.run_dir, f"preview_{step:07d}.png")
         write_image(preview, np.concatenate([header] + rows, axis=0))
