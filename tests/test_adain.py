@@ -88,8 +88,9 @@ def test_identity_loss_teaches_the_decoder_to_give_the_photo_back(tmp_path, imag
     net = get_model("adain_decoder", width=0.125)
     net.load_parameters(json_path.replace(".json", ".params"))
     photo = nd.array(np.random.default_rng(1).uniform(0, 1, (2, 3, 32, 32)))
-    decoded = net(task.encoder(photo)["relu4_1"]).asnumpy()
-    np.testing.assert_allclose(task.identity(net, photo).asnumpy(),
+    own = task.encoder(photo)["relu4_1"]
+    decoded = net(own).asnumpy()
+    np.testing.assert_allclose(task.identity(net, photo, own).asnumpy(),
                                np.abs(decoded - photo.asnumpy()).mean(axis=(1, 2, 3)), rtol=1e-5)
     with pytest.raises(GluonSRError, match="loss weights"):
         train(resolve_config({**settings, "identity_weight": -1.0}))

@@ -139,15 +139,15 @@ class AdaINTask(TaskDefaults):
     def batches(self, start_step, batch_size, part=0, num_parts=1):
         return epoch_batches(self.dataset, batch_size, self.seed, start_step, part, num_parts)
 
-    def targets(self, photo, painting):
-        """(raw AdaIN features for the decoder, their normalised form = the content target,
-        the painting's normalised (mean, std) per tap)."""
+    def targets(self, content, painting):
+        """From the photo's raw relu4_1 features and the painting: (raw AdaIN features for the
+        decoder, their normalised form = the content target, the painting's normalised (mean,
+        std) per tap)."""
         from mxnet import nd
 
-        content = self.encoder(photo)["relu4_1"]
         style = self.loss_fn.features(painting)
         stats = [channel_mean_std(nd, style[t]) for t in ENCODER_TAPS]
-        scale = self.scales["relu4_1"].as_in_context(photo.context)
+        scale = self.scales["relu4_1"].as_in_context(content.context)
         raw_mean, raw_std = (nd.broadcast_div(s, scale) for s in stats[-1])
         raw = adain(nd, content, raw_mean, raw_std)
         return raw, nd.broadcast_mul(raw, scale), stats
@@ -165,21 +165,21 @@ class AdaINTask(TaskDefaults):
         results = []
         for photo, painting in zip(photos, paintings):
             with autograd.pause():
-                raw, target, stats = self.targets(photo, painting)
+                own = self.encoder(photo)["relu4_1"]
+                raw, target, stats = self.targets(own, painting)
             loss, parts = self.loss_fn(net(raw), target, stats)
             if self.options.identity_weight:
-                parts["identity"] = self.options.identity_weight * self.identity(net, photo)
+                parts["identity"] = self.options.identity_weight * self.identity(net, photo, own)
                 loss = loss + parts["identity"]
             results.append((loss, parts))
         return results
 
-    def identity(self, net, photo):
+    @staticmethod
+    def identity(net, photo, own):
         """Per sample, the mean absolute difference between the photo and its own relu4_1
-        features decoded (the `--alpha 0` output without the inference frame)."""
-        from mxnet import autograd, nd
+        features `own` decoded (the `--alpha 0` output without the inference frame)."""
+        from mxnet import nd
 
-        with autograd.pause():
-            own = self.encoder(photo)["relu4_1"]
         return nd.mean(nd.abs(net(own) - photo), axis=(1, 2, 3))
 
     def validate(self, net, step, ctx):
@@ -190,18 +190,19 @@ class AdaINTask(TaskDefaults):
         sums, rows, identity = {}, [], []
         for photo in self.val_photos:
             row = [photo]
+            x = mx.nd.array(photo.transpose(2, 0, 1)[None], ctx=ctx)
+            own = self.encoder(x)["relu4_1"]                  # once per photo
             for painting in self.val_paintings:
-                x, s = (mx.nd.array(a.transpose(2, 0, 1)[None], ctx=ctx)
-                        for a in (photo, painting))
-                raw, target, stats = self.targets(x, s)
+                s = mx.nd.array(painting.transpose(2, 0, 1)[None], ctx=ctx)
+                raw, target, stats = self.targets(own, s)
                 out = net(raw)
                 _, parts = self.loss_fn(out, target, stats)
                 for key, value in parts.items():
                     sums[key] = sums.get(key, 0.0) + float(value.asscalar())
                 row.append(np.clip(out[0].asnumpy().transpose(1, 2, 0), 0, 1))
             if self.options.identity_weight:
-                x = mx.nd.array(photo.transpose(2, 0, 1)[None], ctx=ctx)
-                identity.append(self.options.identity_weight * self.identity(net, x).asscalar())
+                identity.append(self.options.identity_weight
+                                * self.identity(net, x, own).asscalar())
             rows.append(np.concatenate(row, axis=1))
         pairs = len(self.val_photos) * len(self.val_paintings)
         sums = {k: v / pairs for k, v in sums.items()}
