@@ -63,6 +63,8 @@ def build_parser():
     g.add_argument("--content", nargs="+", help="folder(s) of content photos")
     g.add_argument("--content-layer", help="VGG16 layer of the content loss")
     g.add_argument("--image-size", type=int, help="content crop side")
+    g.add_argument("--load-size", type=int, help="photos' shorter side before the random crop "
+                   "(style: default --image-size, whole photos)")
     g.add_argument("--style-size", type=int,
                    help="resize the style image's shorter side to this (0 = as it is)")
     g.add_argument("--style-weight", type=float,
@@ -70,9 +72,8 @@ def build_parser():
                         "docs/style_transfer.md)")
     g.add_argument("--style-layers", nargs="+")
     g = p.add_argument_group("arbitrary style, AdaIN (--task adain; also --content, "
-                             "--image-size, --style-weight)")
+                             "--image-size, --load-size, --style-weight)")
     g.add_argument("--styles", help="folder of training paintings")
-    g.add_argument("--load-size", type=int, help="shorter side before the random crop")
     g.add_argument("--val-style-dir", help="held-out paintings for validation previews")
     g.add_argument("--identity-weight", type=float,
                    help="the photo's own features decoded, against the photo (SANet; 0 = off)")

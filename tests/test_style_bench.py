@@ -111,3 +111,13 @@ def test_style_heldout_counts_a_photo_gatys_never_reached_as_more_than_the_run()
     s = summary(rows, gatys)
     assert (s["content_loss"], s["style_loss"], s["blobs"]) == (2.0, 3.0, 1)
     assert s["gatys_median_iters_to_network_loss"] == 61 and s["gatys_not_reached"] == 2
+
+
+def test_painting_for_scales_the_painting_as_trained_to_a_given_size_or_not_at_all(tmp_path):
+    path = str(tmp_path / "painting.png")
+    Image.fromarray(np.zeros((60, 90, 3), np.uint8)).save(path)
+    meta = {"style": {"style_size": 30}}
+    assert style_bench.painting_for(meta, path).shape == (30, 45, 3)          # as trained
+    assert style_bench.painting_for(meta, path, 40).shape == (40, 60, 3)
+    assert style_bench.painting_for(meta, path, 0).shape == (60, 90, 3)       # the file
+    assert style_bench.painting_for({"style": {"style_size": 0}}, path).shape == (60, 90, 3)

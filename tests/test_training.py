@@ -192,6 +192,21 @@ def test_style_validation_stops_a_network_that_paints_one_flat_colour(image_fold
     assert task.validate(lambda x: x, 100, mx.cpu())["step"] == 100     # the photo passes
 
 
+def test_style_load_size_crops_from_larger_photos_and_must_hold_the_crop(image_folder, tmp_path,
+                                                                         vgg_file):
+    from gluon_sr.train.style_task import StyleTask
+
+    settings = dict(name="zoom", task="style", content=[image_folder], style_weight=1.0,
+                    style_image=os.path.join(image_folder, "img0.png"), image_size=32,
+                    load_size=48, vgg=vgg_file, val_dir=image_folder, val_images=2,
+                    run_dir=str(tmp_path / "run"), progress=False)
+    task = StyleTask(resolve_config(settings), [mx.cpu()])
+    assert min(task.dataset.images[0].shape[:2]) == 48 and task.dataset[0].shape == (3, 32, 32)
+    assert all(v.shape == (32, 32, 3) for v in task.val_images)
+    with pytest.raises(GluonSRError, match="load-size"):
+        StyleTask(resolve_config({**settings, "load_size": 24}), [mx.cpu()])
+
+
 def test_stored_vgg_targets_give_the_same_loss_as_computed_ones(image_folder, tmp_path, vgg_file):
     out = tmp_path / "feat_shards"
     build_shards([image_folder], str(out),

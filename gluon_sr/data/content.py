@@ -110,8 +110,9 @@ class PairedCrops:
         return self.photos[index], self.paintings[j]
 
 
-def centre_crops(folder, size, max_images):
-    """Held-out photos as size x size float crops (shorter side resized to `size`).
+def centre_crops(folder, size, max_images, load_size=None):
+    """Held-out photos as size x size float crops (shorter side first resized to `load_size`,
+    by default `size`).
 
     Only the images directly in `folder` count, not those in its subfolders: the style
     recipes hold out the six top-level photos of ../shared/data/content and train on the
@@ -122,7 +123,7 @@ def centre_crops(folder, size, max_images):
     paths = [p for p in list_images([folder]) if os.path.dirname(p) == folder.rstrip(os.sep)]
     crops = []
     for path in paths[:max_images]:
-        img = resize_shorter(to_uint8(read_image(path).rgb), size)
+        img = resize_shorter(to_uint8(read_image(path).rgb), load_size or size)
         top, left = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
         crops.append(img[top:top + size, left:left + size].astype(np.float32) / 255.0)
     return crops

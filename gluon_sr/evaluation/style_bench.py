@@ -25,14 +25,16 @@ def style_image_for(meta, style_dir):
     return path
 
 
-def painting_for(meta, style_path):
-    """The painting at the size the network was trained with (its shorter side)."""
+def painting_for(meta, style_path, shorter=None):
+    """The painting at `shorter` px on its shorter side (0: the file as it is); by default at
+    the size the network was trained with."""
     from gluon_sr.data.content import resize_shorter
     from gluon_sr.utils.imageio import read_image, to_uint8
 
     style = read_image(style_path).rgb
-    if meta["style"].get("style_size"):
-        style = resize_shorter(to_uint8(style), meta["style"]["style_size"]).astype(np.float32) / 255
+    shorter = meta["style"].get("style_size") if shorter is None else shorter
+    if shorter:
+        style = resize_shorter(to_uint8(style), shorter).astype(np.float32) / 255
     return style
 
 

@@ -9,7 +9,8 @@ For each style model (a name or a sidecar path) and each photo at the top level 
 - at --size px (longer side), the output of the inference path (reflected border included)
   under the project's Gatys objective (losses.py: content at relu2_2, 0.3 x Gram at
   relu1_2..relu4_3; the same weights for every style, so rows compare) against the painting at
-  the network's training style size, and the blobs the output adds (evaluation/blobs.py);
+  the network's training style size (--painting-size: one size for every network), and the
+  blobs the output adds (evaluation/blobs.py);
 - at --gatys-size px, under the objective the network was trained with (its own weights): the
   L-BFGS iteration at which Gatys first reaches the network's loss, started from the photo or
   (--gatys-start noise) from the white noise of Johnson et al.'s baseline, the protocol behind
@@ -87,7 +88,8 @@ def measure(name, photos, args):
                            weights=args.vgg or None)
     vgg.hybridize()
     style_path = style_image_for(meta, args.style_dir)
-    rows = held_out_rows(model, vgg, photos, args.size, painting_for(meta, style_path))
+    rows = held_out_rows(model, vgg, photos, args.size,
+                         painting_for(meta, style_path, args.painting_size))
     gatys = (gatys_rows(model, vgg, photos, args.gatys_size, style_path, args.gatys_iters,
                         args.gatys_start) if args.gatys_iters else [])
     result = {"params_sha256": meta.get("params_sha256"), "summary": summary(rows, gatys),
@@ -102,7 +104,8 @@ def record_summaries(report):
     from gluon_sr.evaluation.records import update_sidecar
 
     settings = {"photos": len(report["photos"]),
-                **{k: report[k] for k in ("size", "gatys_size", "gatys_iters", "gatys_start")}}
+                **{k: report[k] for k in ("size", "painting_size", "gatys_size", "gatys_iters",
+                                   "gatys_start")}}
     key = "held_out" if report["gatys_start"] == "photo" else "held_out_gatys_from_noise"
     for name, result in report["models"].items():
         def change(meta, summary=result["summary"]):
@@ -119,6 +122,10 @@ def parse_args(argv=None):
     p.add_argument("--models", nargs="*", default=None, help="default: every style model")
     p.add_argument("--photos", required=True, help="folder: its top-level images")
     p.add_argument("--size", type=int, default=384, help="photos' longer side for the losses")
+    p.add_argument("--painting-size", type=int, default=None,
+                   help="the painting's shorter side in px for the shared objective's style "
+                   "loss; 0: the file as it is (pytorch/examples' default); default: the size "
+                   "each network was trained with")
     p.add_argument("--gatys-size", type=int, default=256)
     p.add_argument("--gatys-iters", type=int, default=60, help="at most this many L-BFGS "
                    "iterations a photo (the run stops where it reaches the network); 0: no "
@@ -136,14 +143,17 @@ def main(argv=None):
     from gluon_sr.utils.imageio import read_image
 
     args = parse_args(argv)
-    if min(args.size, args.gatys_size) < 32 or args.gatys_iters < 0:
-        raise GluonSRError("--size and --gatys-size must be >= 32, --gatys-iters >= 0")
+    if min(args.size, args.gatys_size) < 32 or args.gatys_iters < 0 \
+            or (args.painting_size or 0) < 0:
+        raise GluonSRError("--size and --gatys-size must be >= 32, --gatys-iters and "
+                           "--painting-size >= 0")
     names = args.models if args.models is not None else models_where(
         lambda m: m.get("task") == "style")
     if not names:
         raise GluonSRError("no style models to measure")
     photos = {p: read_image(p).rgb for p in image_files(args.photos)}
     report = {"photos": [os.path.basename(p) for p in photos], "size": args.size,
+              "painting_size": "as trained" if args.painting_size is None else args.painting_size,
               "gatys_size": args.gatys_size, "gatys_iters": args.gatys_iters,
               "gatys_start": args.gatys_start, "models": {}}
     for name in names:

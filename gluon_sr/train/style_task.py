@@ -1,8 +1,9 @@
 """The style-transfer task: a TransformNet (Johnson et al.) trained for one painting.
 
-Content images come from folders (resized so the shorter side is `image_size`, random square
-crops, flips) or from build.py shards (their HR crops). Loss = content weight x feature loss
-at the content layer + style weight x Gram losses at the style layers + TV (losses.py).
+Content images come from folders (resized so the shorter side is `load_size`, by default
+`image_size`; random `image_size` square crops, flips) or from build.py shards (their HR
+crops). Loss = content weight x feature loss at the content layer + style weight x Gram losses
+at the style layers + TV (losses.py).
 Validation scores held-out content images and writes a preview (content | stylised) PNG.
 Without --style-weight the weight comes from a rule (balanced_style_weight), not a guess.
 """
@@ -35,6 +36,7 @@ class StyleOptions:
     content: tuple = ()                 # folders of content photos (or shards)
     shards: str = ""
     image_size: int = 128               # content crop side
+    load_size: int = 0                  # photos' shorter side before the crop (0 = image_size)
     style_size: int = 256               # the style image's shorter side (0 = as it is)
     feat_weight: float = 1.0            # content weight
     content_layer: str = CONTENT_LAYER
@@ -58,6 +60,8 @@ class StyleOptions:
             raise GluonSRError("--tv-loss must be l1 or l2")
         if self.image_size < 16 or self.style_size < 0:
             raise GluonSRError("--image-size must be >= 16 and --style-size >= 0")
+        if self.load_size and self.load_size < self.image_size:
+            raise GluonSRError("--load-size must be at least --image-size")
 
 
 def balanced_style_weight(vgg, photos, style_grams, content_layer, style_layers, chunk=16):
@@ -123,7 +127,8 @@ class StyleTask(TaskDefaults):
         o.validate()
         self.seed, self.run_dir = cfg.seed, cfg.run_path()
         if o.content:
-            self.dataset = ContentFolderDataset(o.content, o.image_size, cfg.seed)
+            self.dataset = ContentFolderDataset(o.content, o.load_size or o.image_size,
+                                                cfg.seed, crop=o.image_size)
             fingerprint = self.dataset.fingerprint()
         else:
             self.dataset = HRCrops(ShardDataset(o.shards, augment=o.augment, seed=cfg.seed))
@@ -156,7 +161,8 @@ class StyleTask(TaskDefaults):
             logger.info(f"style weight {o.style_weight:.3g} (the balance rule; --style-weight "
                         f"to set it)")
         self.loss_fn = StyleLoss(o, self.vgg)
-        self.val_images = centre_crops(o.val_dir, o.image_size, o.val_images) if o.val_dir else []
+        self.val_images = (centre_crops(o.val_dir, o.image_size, o.val_images, o.load_size)
+                           if o.val_dir else [])
         self.last_val = None
 
     def _balanced_style_weight(self, ctx):
