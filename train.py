@@ -70,6 +70,9 @@ def build_parser():
     g.add_argument("--style-weight", type=float,
                    help="against --content-weight (default: the balance rule, "
                         "docs/style_transfer.md)")
+    g.add_argument("--style-balance", type=float,
+                   help="the rule's ratio of the painting's style loss on plain photos to "
+                        "their content energy (default 3; 9.6 for a painting at 512 px)")
     g.add_argument("--style-layers", nargs="+")
     g = p.add_argument_group("arbitrary style, AdaIN (--task adain; also --content, "
                              "--image-size, --load-size, --style-weight)")

@@ -77,6 +77,10 @@ def test_bf16_stays_close_where_the_cpu_has_it(tmp_path):
 
 
 def test_auto_measures_once_then_reads_its_cache(tmp_path, monkeypatch):
+    from gluon_sr.deploy import openvino_backend
+
+    # Two candidates on any CPU: with native bf16, OpenVINO bf16 would be a third.
+    monkeypatch.setattr(openvino_backend, "native_bf16", lambda: False)
     path = saved(tmp_path, "edsr", "sr", scale=2, channels=8, num_blocks=2)
     calls = []
     monkeypatch.setattr(auto, "_seconds", lambda model: calls.append(model.backend) or

@@ -174,6 +174,19 @@ def test_style_weight_defaults_to_the_balance_rule(image_folder, tmp_path, vgg_f
     assert rule["content_energy"] > 0 and rule["photo_style_loss"] > 0
     assert training["style_weight"] == pytest.approx(
         rule["balance"] * rule["content_energy"] / rule["photo_style_loss"])
+    # --style-balance scales the rule's weight, measured on the same crops.
+    from gluon_sr.train.style_task import StyleTask
+
+    settings = dict(name="heavier", task="style", model_config=dict(channels=4, num_blocks=1),
+                    content=[image_folder], style_image=os.path.join(image_folder, "img0.png"),
+                    image_size=32, vgg=vgg_file, run_dir=str(tmp_path / "run2"),
+                    progress=False)
+    heavier = StyleTask(resolve_config({**settings, "style_balance": 9.6}), [mx.cpu()])
+    assert heavier.style_weight_rule["balance"] == 9.6
+    assert heavier.options.style_weight == pytest.approx(training["style_weight"] * 3.2,
+                                                         rel=1e-4)
+    with pytest.raises(GluonSRError, match="style-balance"):
+        StyleTask(resolve_config({**settings, "style_balance": 0}), [mx.cpu()])
 
 
 def test_style_validation_stops_a_network_that_paints_one_flat_colour(image_folder, tmp_path,
@@ -205,6 +218,8 @@ def test_style_load_size_crops_from_larger_photos_and_must_hold_the_crop(image_f
     assert all(v.shape == (32, 32, 3) for v in task.val_images)
     with pytest.raises(GluonSRError, match="load-size"):
         StyleTask(resolve_config({**settings, "load_size": 24}), [mx.cpu()])
+    with pytest.raises(GluonSRError, match="load-size"):     # shards are cut already
+        StyleTask(resolve_config({**settings, "content": (), "shards": "x"}), [mx.cpu()])
 
 
 def test_stored_vgg_targets_give_the_same_loss_as_computed_ones(image_folder, tmp_path, vgg_file):

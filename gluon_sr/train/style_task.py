@@ -41,6 +41,7 @@ class StyleOptions:
     feat_weight: float = 1.0            # content weight
     content_layer: str = CONTENT_LAYER
     style_weight: float = None          # None = balanced_style_weight's rule
+    style_balance: float = STYLE_BALANCE  # the rule's target ratio of the two terms
     style_layers: tuple = STYLE_LAYERS
     tv_weight: float = 0.0
     tv_kind: str = "l1"
@@ -56,16 +57,21 @@ class StyleOptions:
             raise GluonSRError("--task style needs --content DIR (or --shards)")
         if min(self.feat_weight, self.style_weight or 0, self.tv_weight) < 0:
             raise GluonSRError("loss weights must be >= 0")
+        if self.style_balance <= 0:
+            raise GluonSRError("--style-balance must be > 0")
         if self.tv_kind not in ("l1", "l2"):
             raise GluonSRError("--tv-loss must be l1 or l2")
         if self.image_size < 16 or self.style_size < 0:
             raise GluonSRError("--image-size must be >= 16 and --style-size >= 0")
         if self.load_size and self.load_size < self.image_size:
             raise GluonSRError("--load-size must be at least --image-size")
+        if self.load_size and not self.content:
+            raise GluonSRError("--load-size resizes --content photos; shards are cut already")
 
 
-def balanced_style_weight(vgg, photos, style_grams, content_layer, style_layers, chunk=16):
-    """The style weight by the rule of losses.STYLE_BALANCE, and the numbers it comes from.
+def balanced_style_weight(vgg, photos, style_grams, content_layer, style_layers,
+                          balance=STYLE_BALANCE, chunk=16):
+    """The style weight by the balance rule (losses.STYLE_BALANCE), and its numbers.
 
     photos: plain training crops, NCHW floats in 0..1 (run through the VGG `chunk` at a
     time). The content feature energy (mean square of the content layer: the content loss of
@@ -84,8 +90,8 @@ def balanced_style_weight(vgg, photos, style_grams, content_layer, style_layers,
         style += float(nd.sum(sum(style_loss(nd, feats[t], g)
                                   for t, g in zip(style_layers, style_grams))).asscalar())
     energy, style = energy / photos.shape[0], style / photos.shape[0]
-    return STYLE_BALANCE * energy / style, {"content_energy": energy, "photo_style_loss": style,
-                                            "balance": STYLE_BALANCE}
+    return balance * energy / style, {"content_energy": energy, "photo_style_loss": style,
+                                      "balance": balance}
 
 
 class StyleLoss:
@@ -173,7 +179,7 @@ class StyleTask(TaskDefaults):
         photos = np.stack([np.asarray(self.dataset[int(round(i))]) for i in picks])
         return balanced_style_weight(self.vgg, mx.nd.array(photos, ctx=ctx) / 255.0,
                                      self.style_grams[ctx], self.options.content_layer,
-                                     self.options.style_layers)
+                                     self.options.style_layers, self.options.style_balance)
 
     def batches(self, start_step, batch_size, part=0, num_parts=1):
         return epoch_batches(self.dataset, batch_size, self.seed, start_step, part, num_parts)
