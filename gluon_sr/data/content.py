@@ -22,6 +22,15 @@ def resize_shorter(rgb_uint8, size):
     return np.asarray(Image.fromarray(rgb_uint8).resize(new, Image.BICUBIC))
 
 
+def read_painting(path, shorter):
+    """A style image as the losses take it: HxWx3 floats in 0..1, its shorter side resized to
+    `shorter` px (0: the file as it is). Gram and AdaIN statistics depend on that scale."""
+    rgb = read_image(path).rgb
+    if shorter:
+        rgb = resize_shorter(to_uint8(rgb), shorter).astype(np.float32) / 255
+    return rgb
+
+
 class ContentFolderDataset(gluon.data.Dataset):
     """Content photos held in memory at `size` on the shorter side; random crop^2 crops (crop
     defaults to size) + flips.

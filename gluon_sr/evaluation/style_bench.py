@@ -28,14 +28,10 @@ def style_image_for(meta, style_dir):
 def painting_for(meta, style_path, shorter=None):
     """The painting at `shorter` px on its shorter side (0: the file as it is); by default at
     the size the network was trained with."""
-    from gluon_sr.data.content import resize_shorter
-    from gluon_sr.utils.imageio import read_image, to_uint8
+    from gluon_sr.data.content import read_painting
 
-    style = read_image(style_path).rgb
-    shorter = meta["style"].get("style_size") if shorter is None else shorter
-    if shorter:
-        style = resize_shorter(to_uint8(style), shorter).astype(np.float32) / 255
-    return style
+    return read_painting(style_path,
+                         meta["style"].get("style_size") if shorter is None else shorter)
 
 
 def objective_for(meta, vgg, content, style_path, ctx=None):

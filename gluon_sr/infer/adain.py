@@ -211,10 +211,6 @@ class AdaINTransfer:
 
 def read_painting(path, style_size=STYLE_SIZE):
     """A painting as AdaIN takes it: HxWx3 in 0..1, shorter side `style_size` (0 = as it is)."""
-    from gluon_sr.data.content import resize_shorter
-    from gluon_sr.utils.imageio import read_image, to_uint8
+    from gluon_sr.data import content
 
-    rgb = read_image(path).rgb
-    if style_size:
-        rgb = resize_shorter(to_uint8(rgb), style_size).astype(np.float32) / 255
-    return rgb
+    return content.read_painting(path, style_size)

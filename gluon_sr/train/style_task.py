@@ -15,14 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from gluon_sr.archs import get_model
-from gluon_sr.data.content import ContentFolderDataset, HRCrops, centre_crops, resize_shorter
+from gluon_sr.data.content import ContentFolderDataset, HRCrops, centre_crops, read_painting
 from gluon_sr.data.shard_dataset import ShardDataset, epoch_batches
 from gluon_sr.data.shards import manifest_hash
 from gluon_sr.losses import (CONTENT_LAYER, STYLE_BALANCE, STYLE_LAYERS, feature_loss,
                              gram_matrix, style_loss, tv_loss)
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.fileio import sha256_file
-from gluon_sr.utils.imageio import read_image, to_uint8, write_image
+from gluon_sr.utils.imageio import write_image
 from gluon_sr.train.task import TaskDefaults
 
 logger = logging.getLogger(__name__)
@@ -154,9 +154,7 @@ class StyleTask(TaskDefaults):
         # The content target needs the net only up to the content layer.
         self.content_vgg, _ = load_loss_vgg((o.content_layer,), weights=o.vgg or None, ctx=ctx)
         self.content_vgg.hybridize(static_alloc=True)
-        style = read_image(o.style_image).rgb
-        if o.style_size:
-            style = resize_shorter(to_uint8(style), o.style_size).astype(np.float32) / 255
+        style = read_painting(o.style_image, o.style_size)
         self.style_grams = {}
         for c in ctx:
             feats = self.vgg(mx.nd.array(style.transpose(2, 0, 1)[None], ctx=c))
