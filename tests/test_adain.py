@@ -253,6 +253,9 @@ def test_bench_reports_stylisation_gatys_and_speed(tmp_path, image_folder, tiny_
         reached = row["gatys_iters_to_adain_style"]
         assert row["gatys_iters_run"] == (reached or 3)
     assert report["speed"]["side"] == 32 and report["speed"]["ms_per_mp"] > 0
+    assert [r["photo"] for r in report["reconstruction"]] == report["photos"]
+    assert s["alpha0_psnr_mean"] == pytest.approx(
+        np.mean([r["psnr"] for r in report["reconstruction"]]))
     grid = tmp_path / "grid.png"
     assert gallery.main(["--adain", tiny_decoder, "--paintings", *map(str, paintings.iterdir()),
                          "--content", os.path.join(image_folder, "img0.png"), "--size", "40",

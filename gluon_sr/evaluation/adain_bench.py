@@ -8,9 +8,10 @@ side 256, as infer.py takes it): the project's Gatys objective (losses.py: conte
 Gram style loss at relu1_2..relu4_3, default weights) of the AdaIN output and of the unstyled
 photo, and the bright blobs the output adds (evaluation/blobs.py). Then, on the first
 --gatys-pairs pairs at --gatys-size px: the L-BFGS iteration at which Gatys, started from the
-photo, first reaches the AdaIN output's style loss. The losses are MXNet fp32's; the time at
-512 x 512 is that of infer.py's default path (--backend auto: OpenVINO where it is installed
-and faster here) and of MXNet fp32.
+photo, first reaches the AdaIN output's style loss. Then per photo, the PSNR of the decoder's
+`--alpha 0` redrawing of it (alpha0_psnr_mean in the summary). The losses are MXNet fp32's;
+the time at 512 x 512 is that of infer.py's default path (--backend auto: OpenVINO where it
+is installed and faster here) and of MXNet fp32.
 """
 import json
 import os
@@ -72,6 +73,24 @@ def stylisation(transfer, vgg, photos, paintings, size):
     return rows
 
 
+def reconstruction(transfer, photos, painting_path, size):
+    """Per photo: PSNR (dB, RGB) against the photo of the `--alpha 0` output, the photo as the
+    decoder redraws it from its own relu4_1 features: how much of a picture the decoder can
+    keep at all, which the stylisation losses do not show."""
+    from gluon_sr.evaluation.metrics import output_psnr
+    from gluon_sr.infer.adain import read_painting
+    from gluon_sr.infer.stylize import working_copy
+    from gluon_sr.utils.imageio import read_image
+
+    painting = read_painting(painting_path)       # unused at alpha 0, but the path wants one
+    rows = []
+    for path in photos:
+        photo = working_copy(read_image(path).rgb, size)
+        rows.append({"photo": os.path.basename(path),
+                     "psnr": output_psnr(photo, transfer(photo, [painting], alpha=0.0))})
+    return rows
+
+
 def gatys_iterations(transfer, vgg, pairs, size, iters):
     """For each (photo, painting): the first L-BFGS iteration whose style loss is at most the
     AdaIN output's (None if not within `iters`)."""
@@ -116,7 +135,7 @@ def speed(transfer, painting_path, side=512, repeat=5):
             "path": transfer.note}
 
 
-def summary(rows, gatys_rows):
+def summary(rows, gatys_rows, reconstruction_rows):
     style = np.array([r["style_loss"] for r in rows])
     photo_style = np.array([r["photo_style_loss"] for r in rows])
     reached = [r["gatys_iters_to_adain_style"] for r in gatys_rows]
@@ -127,6 +146,7 @@ def summary(rows, gatys_rows):
         "median_pair_style_ratio": float(np.median(style / photo_style)),
         "mean_content_loss": float(np.mean([r["content_loss"] for r in rows])),
         "outputs_with_blobs": int(sum(r["blobs"] > 0 for r in rows)),
+        "alpha0_psnr_mean": float(np.mean([r["psnr"] for r in reconstruction_rows])),
         "gatys_median_iters_to_adain_style": (
             float(np.median([r if r else np.inf for r in reached])) if reached else None),
     }
@@ -167,13 +187,14 @@ def main(argv=None):
     pairs = [(photos[i % len(photos)], paintings[(i * 7) % len(paintings)])
              for i in range(args.gatys_pairs)]
     gatys_rows = gatys_iterations(transfer, vgg, pairs, args.gatys_size, args.gatys_iters)
+    reconstruction_rows = reconstruction(transfer, photos, paintings[0], args.size)
     report = {"model": args.model, "params_sha256": meta.get("params_sha256"),
               "photos": [os.path.basename(p) for p in photos],
               "paintings": [os.path.basename(p) for p in paintings], "size": args.size,
-              "summary": summary(rows, gatys_rows),
+              "summary": summary(rows, gatys_rows, reconstruction_rows),
               "speed": speed(default, paintings[0], args.speed_side),
               "speed_mxnet_fp32": speed(transfer, paintings[0], args.speed_side),
-              "pairs": rows, "gatys": gatys_rows}
+              "pairs": rows, "gatys": gatys_rows, "reconstruction": reconstruction_rows}
     atomic_write_json(args.out, report)
     if args.write_metrics:
         held_out = {"photos": len(photos), "paintings": len(paintings), "size": args.size,
