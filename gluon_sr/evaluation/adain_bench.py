@@ -73,21 +73,20 @@ def stylisation(transfer, vgg, photos, paintings, size):
     return rows
 
 
-def reconstruction(transfer, photos, painting_path, size):
+def reconstruction(transfer, photos, size):
     """Per photo: PSNR (dB, RGB) against the photo of the `--alpha 0` output, the photo as the
     decoder redraws it from its own relu4_1 features: how much of a picture the decoder can
-    keep at all, which the stylisation losses do not show."""
+    keep at all, which the stylisation losses do not show. (At alpha 0 the painting's
+    statistics are not used, so the photo stands in for it.)"""
     from gluon_sr.evaluation.metrics import output_psnr
-    from gluon_sr.infer.adain import read_painting
     from gluon_sr.infer.stylize import working_copy
     from gluon_sr.utils.imageio import read_image
 
-    painting = read_painting(painting_path)       # unused at alpha 0, but the path wants one
     rows = []
     for path in photos:
         photo = working_copy(read_image(path).rgb, size)
         rows.append({"photo": os.path.basename(path),
-                     "psnr": output_psnr(photo, transfer(photo, [painting], alpha=0.0))})
+                     "psnr": output_psnr(photo, transfer(photo, [photo], alpha=0.0))})
     return rows
 
 
@@ -187,7 +186,7 @@ def main(argv=None):
     pairs = [(photos[i % len(photos)], paintings[(i * 7) % len(paintings)])
              for i in range(args.gatys_pairs)]
     gatys_rows = gatys_iterations(transfer, vgg, pairs, args.gatys_size, args.gatys_iters)
-    reconstruction_rows = reconstruction(transfer, photos, paintings[0], args.size)
+    reconstruction_rows = reconstruction(transfer, photos, args.size)
     report = {"model": args.model, "params_sha256": meta.get("params_sha256"),
               "photos": [os.path.basename(p) for p in photos],
               "paintings": [os.path.basename(p) for p in paintings], "size": args.size,
