@@ -80,6 +80,9 @@ def build_parser():
     g.add_argument("--val-style-dir", help="held-out paintings for validation previews")
     g.add_argument("--identity-weight", type=float,
                    help="the photo's own features decoded, against the photo (SANet; 0 = off)")
+    g.add_argument("--gram-weight", type=float,
+                   help="Gram distance at the benches' style layers, relative to the "
+                        "painting's Gram energy (0 = off)")
     g = p.add_argument_group("adversarial fine-tuning (--task gan; with --init MODEL)")
     g.add_argument("--disc", choices=("patchgan", "multiscale_patchgan"))
     g.add_argument("--gan-loss", choices=("vanilla", "lsgan", "hinge", "ragan"), dest="gan_kind")

@@ -96,6 +96,44 @@ def test_identity_loss_teaches_the_decoder_to_give_the_photo_back(tmp_path, imag
         train(resolve_config({**settings, "identity_weight": -1.0}))
 
 
+def test_gram_term_is_the_relative_gram_distance_and_training_lowers_it(tmp_path, image_folder,
+                                                                        vgg_file):
+    from gluon_sr.archs.vgg import load_loss_vgg
+    from gluon_sr.losses import STYLE_LAYERS, gram_matrix
+    from gluon_sr.train.adain_task import AdaINTask
+
+    settings = dict(
+        task="adain", name="a", content=(image_folder,), styles=image_folder, load_size=64,
+        image_size=32, model_config=dict(width=0.125), steps=60, batch_size=4, lr=2e-3,
+        log_every=10, checkpoint_every=60, val_every=60, vgg=vgg_file, feat_weight=0.0,
+        style_weight=0.0, gram_weight=5.0, val_dir=image_folder,
+        val_style_dir=image_folder, val_images=2, run_dir=str(tmp_path / "run"),
+        out_dir=str(tmp_path / "params"), progress=False)
+    train(resolve_config(settings))
+    log = read_log(str(tmp_path / "run" / "log.jsonl"))
+    gram = [r["gram"] for r in log if "gram" in r]
+    assert gram[-1] < 0.8 * gram[0]
+    assert [r["val_gram"] for r in log if "val_gram" in r]
+    # The term is the weight x the benches' style loss over the painting's Gram energy, per
+    # layer: the squared Gram distance (mean over C x C) / the mean squared painting Gram.
+    task = AdaINTask(resolve_config(settings), [mx.cpu()])
+    rng = np.random.default_rng(2)
+    out, painting = (nd.array(rng.uniform(0, 1, (2, 3, 32, 32))) for _ in range(2))
+    vgg, _ = load_loss_vgg(STYLE_LAYERS, weights=vgg_file)
+    f_out, f_painting = vgg(out), vgg(painting)
+    expected = 0
+    for t in STYLE_LAYERS:
+        g_out, g_painting = (gram_matrix(nd, f[t]).asnumpy() for f in (f_out, f_painting))
+        expected += 5.0 * (((g_out - g_painting) ** 2).mean(axis=(1, 2))
+                           / (g_painting ** 2).mean(axis=(1, 2)))
+    own = task.encoder(out)["relu4_1"]
+    _, target, style = task.targets(own, painting)
+    _, parts = task.loss_fn(out, target, style)
+    np.testing.assert_allclose(parts["gram"].asnumpy(), expected, rtol=1e-4)
+    with pytest.raises(GluonSRError, match="loss weights"):
+        train(resolve_config({**settings, "gram_weight": -1.0}))
+
+
 def _transfer(seed=0, width=0.125):
     """An AdaINTransfer with random weights: a VGG16 to relu4_1 and a small decoder."""
     from gluon_sr.archs.vgg import LossVGG16
@@ -230,6 +268,9 @@ def test_infer_style_image_refuses_bad_combinations(tmp_path, tiny_decoder, extr
 
 def test_bench_reports_stylisation_gatys_and_speed(tmp_path, image_folder, tiny_decoder, vgg_file):
     from gluon_sr.evaluation import adain_bench, gallery
+    from gluon_sr.evaluation.metrics import periodic_texture
+    from gluon_sr.infer.stylize import working_copy
+    from gluon_sr.utils.imageio import read_image
 
     paintings = tmp_path / "paintings"
     paintings.mkdir()
@@ -256,6 +297,10 @@ def test_bench_reports_stylisation_gatys_and_speed(tmp_path, image_folder, tiny_
     assert [r["photo"] for r in report["reconstruction"]] == report["photos"]
     assert s["alpha0_psnr_mean"] == pytest.approx(
         np.mean([r["psnr"] for r in report["reconstruction"]]))
+    # The 8 px periodic texture: the photo's, as scored on its working copy, beside the output's.
+    photo = working_copy(read_image(os.path.join(image_folder, "img0.png")).rgb, 48)
+    assert rows[0]["photo_grid_8px"] == pytest.approx(periodic_texture(photo, 8))
+    assert s["mean_grid_8px"] == pytest.approx(np.mean([r["grid_8px"] for r in rows]))
     grid = tmp_path / "grid.png"
     assert gallery.main(["--adain", tiny_decoder, "--paintings", *map(str, paintings.iterdir()),
                          "--content", os.path.join(image_folder, "img0.png"), "--size", "40",

@@ -6,7 +6,9 @@
 For every photo (top level of --photos, at --size px on the longer side) and painting (shorter
 side 256, as infer.py takes it): the project's Gatys objective (losses.py: content at relu2_2,
 Gram style loss at relu1_2..relu4_3, default weights) of the AdaIN output and of the unstyled
-photo, and the bright blobs the output adds (evaluation/blobs.py). Then, on the first
+photo, the bright blobs the output adds (evaluation/blobs.py) and the output's periodic
+texture at the decoder's 8 px period (metrics.periodic_texture; photos score about 2, a
+visible grid 10 and more), beside the photo's. Then, on the first
 --gatys-pairs pairs at --gatys-size px: the L-BFGS iteration at which Gatys, started from the
 photo, first reaches the AdaIN output's style loss. Then per photo, the PSNR of the decoder's
 `--alpha 0` redrawing of it (alpha0_psnr_mean in the summary). The losses are MXNet fp32's;
@@ -21,6 +23,9 @@ import numpy as np
 
 from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
 from gluon_sr.utils.fileio import atomic_write_json
+
+# The decoder's three x2 nearest upsamplings repeat every 8 output pixels.
+GRID_PERIOD = 8
 
 
 def image_files(folder):
@@ -46,8 +51,10 @@ def content_and_style_loss(objective, rgb):
 
 
 def stylisation(transfer, vgg, photos, paintings, size):
-    """One row per (photo, painting): content and style losses of output and photo, blobs."""
+    """One row per (photo, painting): content and style losses of output and photo, blobs,
+    the 8 px periodic texture of output and photo."""
     from gluon_sr.evaluation.blobs import find_blobs
+    from gluon_sr.evaluation.metrics import periodic_texture
     from gluon_sr.infer.adain import read_painting
     from gluon_sr.infer.gatys import StyleObjective
     from gluon_sr.infer.stylize import working_copy
@@ -56,6 +63,7 @@ def stylisation(transfer, vgg, photos, paintings, size):
 
     rows = []
     images = {p: working_copy(read_image(p).rgb, size) for p in photos}
+    photo_grid = {p: periodic_texture(image, GRID_PERIOD) for p, image in images.items()}
     art = {p: read_painting(p) for p in paintings}
     with tqdm(total=len(photos) * len(paintings), desc="stylisation") as bar:
         for photo_path, photo in images.items():
@@ -68,7 +76,9 @@ def stylisation(transfer, vgg, photos, paintings, size):
                              "painting": os.path.basename(painting_path),
                              "content_loss": content, "style_loss": style,
                              "photo_style_loss": photo_style,
-                             "blobs": len(find_blobs(photo, out))})
+                             "blobs": len(find_blobs(photo, out)),
+                             "grid_8px": periodic_texture(out, GRID_PERIOD),
+                             "photo_grid_8px": photo_grid[photo_path]})
                 bar.update()
     return rows
 
@@ -145,6 +155,8 @@ def summary(rows, gatys_rows, reconstruction_rows):
         "median_pair_style_ratio": float(np.median(style / photo_style)),
         "mean_content_loss": float(np.mean([r["content_loss"] for r in rows])),
         "outputs_with_blobs": int(sum(r["blobs"] > 0 for r in rows)),
+        "mean_grid_8px": float(np.mean([r["grid_8px"] for r in rows])),
+        "mean_photo_grid_8px": float(np.mean([r["photo_grid_8px"] for r in rows])),
         "alpha0_psnr_mean": float(np.mean([r["psnr"] for r in reconstruction_rows])),
         "gatys_median_iters_to_adain_style": (
             float(np.median([r if r else np.inf for r in reached])) if reached else None),

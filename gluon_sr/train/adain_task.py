@@ -12,7 +12,12 @@ four layers weigh alike as in the original's normalised VGG (see archs/adain.py 
 docs/adain.md: per-channel scales, the original's, let one near-dead channel take the loss).
 Optionally an identity term (SANet's, Park & Lee 2019): the photo's own relu4_1 features
 decoded, against the photo (mean absolute pixel difference), which the paper's loss never
-asks of the decoder; it is what `--alpha 0` shows.
+asks of the decoder; it is what `--alpha 0` shows. And optionally a Gram term: at each of
+STYLE_LAYERS (where Gatys and the benches score style), the squared distance of the output's
+Gram matrix to the painting crop's, divided by the painting's Gram energy. Means and
+standard deviations per channel leave out how channels fire together, which a Gram matrix
+holds. Unnormalised, the term is heavy-tailed (a few high-contrast paintings give 10x the
+rest) and, measured, its spikes threw the decoder off at Adam 1e-4 (docs/adain.md).
 """
 import hashlib
 import os
@@ -24,6 +29,7 @@ from gluon_sr.archs import get_model
 from gluon_sr.archs.adain import ENCODER_TAPS, adain, channel_mean_std
 from gluon_sr.data.content import ContentFolderDataset, PairedCrops, centre_crops
 from gluon_sr.data.shard_dataset import epoch_batches
+from gluon_sr.losses import STYLE_LAYERS, gram_matrix, style_loss
 from gluon_sr.train.task import TaskDefaults
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.imageio import write_image
@@ -38,6 +44,7 @@ class AdaINOptions:
     feat_weight: float = 1.0            # content weight
     style_weight: float = 10.0          # the original's
     identity_weight: float = 0.0        # decode(encode(photo)) against the photo; 0 = off
+    gram_weight: float = 0.0            # relative Gram distance at STYLE_LAYERS; 0 = off
     vgg: str = ""
     val_dir: str = ""                   # held-out photos (top level of the folder)
     val_style_dir: str = ""             # held-out paintings for the preview and val losses
@@ -46,11 +53,20 @@ class AdaINOptions:
     def validate(self):
         if not self.content or not self.styles:
             raise GluonSRError("--task adain needs --content DIR and --styles DIR")
-        if min(self.feat_weight, self.style_weight, self.identity_weight) < 0:
+        if min(self.feat_weight, self.style_weight, self.identity_weight, self.gram_weight) < 0:
             raise GluonSRError("loss weights must be >= 0")
         if self.image_size < 32 or self.image_size % 8 or self.load_size < self.image_size:
             raise GluonSRError("--image-size must be a multiple of 8, >= 32 and at most "
                                "--load-size")
+
+
+def relative_gram_distance(feat, target_gram):
+    """Per sample: losses.style_loss of `feat` against `target_gram` (N, C, C) divided by the
+    mean square of `target_gram`'s entries, so that every painting counts alike."""
+    from mxnet import nd
+
+    energy = nd.mean(nd.square(target_gram), axis=(1, 2))
+    return style_loss(nd, feat, target_gram) / (energy + 1e-12)
 
 
 class AdaINLoss:
@@ -58,25 +74,40 @@ class AdaINLoss:
         self.options, self.encoder, self.scales = options, encoder, scales
 
     def features(self, x):
-        """Normalised encoder features {tap: array}."""
+        """(normalised encoder features {tap: array}, the raw features of every tap)."""
         from mxnet import nd
 
         raw = self.encoder(x)
         return {t: nd.broadcast_mul(raw[t], self.scales[t].as_in_context(x.context))
-                for t in ENCODER_TAPS}
+                for t in ENCODER_TAPS}, raw
 
-    def __call__(self, out, target, style_stats):
+    def style_targets(self, painting):
+        """The painting's normalised (mean, std) per encoder tap, and its Gram matrices at
+        STYLE_LAYERS when the Gram term is on."""
         from mxnet import nd
 
-        feats = self.features(out)
+        feats, raw = self.features(painting)
+        stats = [channel_mean_std(nd, feats[t]) for t in ENCODER_TAPS]
+        grams = ([gram_matrix(nd, raw[t]) for t in STYLE_LAYERS]
+                 if self.options.gram_weight else [])
+        return stats, grams
+
+    def __call__(self, out, target, style_targets):
+        from mxnet import nd
+
+        feats, raw = self.features(out)
+        stats, grams = style_targets
         content = nd.mean(nd.square(feats["relu4_1"] - target), axis=(1, 2, 3))
         style = 0
-        for tap, (mean_s, std_s) in zip(ENCODER_TAPS, style_stats):
+        for tap, (mean_s, std_s) in zip(ENCODER_TAPS, stats):
             mean, std = channel_mean_std(nd, feats[tap])
             style = style + nd.mean(nd.square(mean - mean_s), axis=(1, 2, 3)) \
                 + nd.mean(nd.square(std - std_s), axis=(1, 2, 3))
         parts = {"content": self.options.feat_weight * content,
                  "style": self.options.style_weight * style}
+        if grams:
+            parts["gram"] = self.options.gram_weight * sum(
+                relative_gram_distance(raw[t], g) for t, g in zip(STYLE_LAYERS, grams))
         return sum(parts.values()), parts
 
 
@@ -107,8 +138,8 @@ class AdaINTask(TaskDefaults):
             self.net = get_model(cfg.arch, **cfg.model_config)
         except (TypeError, ValueError) as e:
             raise GluonSRError(f"model: {e}")
-        self.encoder, self.vgg_source = load_loss_vgg(ENCODER_TAPS, weights=o.vgg or None,
-                                                      ctx=ctx)
+        taps = (*ENCODER_TAPS, *STYLE_LAYERS) if o.gram_weight else ENCODER_TAPS
+        self.encoder, self.vgg_source = load_loss_vgg(taps, weights=o.vgg or None, ctx=ctx)
         self.encoder.hybridize(static_alloc=True)
         self.scales = self._tap_scales(photos, paintings, ctx[0])
         self.loss_fn = AdaINLoss(o, self.encoder, self.scales)
@@ -141,16 +172,15 @@ class AdaINTask(TaskDefaults):
 
     def targets(self, content, painting):
         """From the photo's raw relu4_1 features and the painting: (raw AdaIN features for the
-        decoder, their normalised form = the content target, the painting's normalised (mean,
-        std) per tap)."""
+        decoder, their normalised form = the content target, the painting's style targets:
+        AdaINLoss.style_targets)."""
         from mxnet import nd
 
-        style = self.loss_fn.features(painting)
-        stats = [channel_mean_std(nd, style[t]) for t in ENCODER_TAPS]
+        style = self.loss_fn.style_targets(painting)
         scale = self.scales["relu4_1"].as_in_context(content.context)
-        raw_mean, raw_std = (nd.broadcast_div(s, scale) for s in stats[-1])
+        raw_mean, raw_std = (nd.broadcast_div(s, scale) for s in style[0][-1])
         raw = adain(nd, content, raw_mean, raw_std)
-        return raw, nd.broadcast_mul(raw, scale), stats
+        return raw, nd.broadcast_mul(raw, scale), style
 
     def losses(self, batch, net, ctx):
         from mxnet import autograd, gluon
@@ -166,8 +196,8 @@ class AdaINTask(TaskDefaults):
         for photo, painting in zip(photos, paintings):
             with autograd.pause():
                 own = self.encoder(photo)["relu4_1"]
-                raw, target, stats = self.targets(own, painting)
-            loss, parts = self.loss_fn(net(raw), target, stats)
+                raw, target, style = self.targets(own, painting)
+            loss, parts = self.loss_fn(net(raw), target, style)
             if self.options.identity_weight:
                 parts["identity"] = self.options.identity_weight * self.identity(net, photo, own)
                 loss = loss + parts["identity"]
@@ -194,9 +224,9 @@ class AdaINTask(TaskDefaults):
             own = self.encoder(x)["relu4_1"]                  # once per photo
             for painting in self.val_paintings:
                 s = mx.nd.array(painting.transpose(2, 0, 1)[None], ctx=ctx)
-                raw, target, stats = self.targets(own, s)
+                raw, target, style = self.targets(own, s)
                 out = net(raw)
-                _, parts = self.loss_fn(out, target, stats)
+                _, parts = self.loss_fn(out, target, style)
                 for key, value in parts.items():
                     sums[key] = sums.get(key, 0.0) + float(value.asscalar())
                 row.append(np.clip(out[0].asnumpy().transpose(1, 2, 0), 0, 1))

@@ -51,11 +51,12 @@ def plot_training_curves(log_paths, png_path, title=""):
     if train:
         steps = [r["step"] for r in train]
         ax.plot(steps, [r["loss"] for r in train], label="total", color="k")
-        for key in ("feat", "pix", "tv", "grid", "style", "content", "identity", "gan", "fm"):
+        for key in ("feat", "pix", "tv", "grid", "style", "content", "identity", "gram", "gan",
+                    "fm"):
             if key in train[0] and any(r[key] for r in train):
                 ax.plot(steps, [r[key] for r in train], label=key, alpha=0.7)
         held_out = [r for r in records if "val_style" in r]     # style runs' validations
-        for key in ("content", "style", "identity") if held_out else ():
+        for key in ("content", "style", "identity", "gram") if held_out else ():
             if f"val_{key}" not in held_out[0]:
                 continue
             ax.plot([r["step"] for r in held_out], [r[f"val_{key}"] for r in held_out], "o--",
