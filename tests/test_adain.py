@@ -67,17 +67,22 @@ def test_a_few_steps_lower_the_loss_and_only_the_decoder_is_saved(tmp_path, imag
     assert np.allclose(scale, scale.ravel()[0])       # one scale per layer (docs/adain.md)
 
 
+def _one_term_settings(tmp_path, image_folder, vgg_file, steps, **weight):
+    """A tiny AdaIN run whose loss is the one term `weight` names (content and style off)."""
+    return dict(
+        task="adain", name="a", content=(image_folder,), styles=image_folder, load_size=64,
+        image_size=32, model_config=dict(width=0.125), steps=steps, batch_size=4, lr=2e-3,
+        log_every=10, checkpoint_every=steps, val_every=steps, vgg=vgg_file, feat_weight=0.0,
+        style_weight=0.0, val_dir=image_folder, val_style_dir=image_folder, val_images=2,
+        run_dir=str(tmp_path / "run"), out_dir=str(tmp_path / "params"), progress=False,
+        **weight)
+
+
 def test_identity_loss_teaches_the_decoder_to_give_the_photo_back(tmp_path, image_folder,
                                                                   vgg_file):
     from gluon_sr.train.adain_task import AdaINTask
 
-    settings = dict(
-        task="adain", name="a", content=(image_folder,), styles=image_folder, load_size=64,
-        image_size=32, model_config=dict(width=0.125), steps=30, batch_size=4, lr=2e-3,
-        log_every=10, checkpoint_every=30, val_every=30, vgg=vgg_file, feat_weight=0.0,
-        style_weight=0.0, identity_weight=3.0, val_dir=image_folder,
-        val_style_dir=image_folder, val_images=2, run_dir=str(tmp_path / "run"),
-        out_dir=str(tmp_path / "params"), progress=False)
+    settings = _one_term_settings(tmp_path, image_folder, vgg_file, 30, identity_weight=3.0)
     json_path = train(resolve_config(settings))
     log = read_log(str(tmp_path / "run" / "log.jsonl"))
     identity = [r["identity"] for r in log if "identity" in r]
@@ -102,13 +107,7 @@ def test_gram_term_is_the_relative_gram_distance_and_training_lowers_it(tmp_path
     from gluon_sr.losses import STYLE_LAYERS, gram_matrix
     from gluon_sr.train.adain_task import AdaINTask
 
-    settings = dict(
-        task="adain", name="a", content=(image_folder,), styles=image_folder, load_size=64,
-        image_size=32, model_config=dict(width=0.125), steps=60, batch_size=4, lr=2e-3,
-        log_every=10, checkpoint_every=60, val_every=60, vgg=vgg_file, feat_weight=0.0,
-        style_weight=0.0, gram_weight=5.0, val_dir=image_folder,
-        val_style_dir=image_folder, val_images=2, run_dir=str(tmp_path / "run"),
-        out_dir=str(tmp_path / "params"), progress=False)
+    settings = _one_term_settings(tmp_path, image_folder, vgg_file, 60, gram_weight=5.0)
     train(resolve_config(settings))
     log = read_log(str(tmp_path / "run" / "log.jsonl"))
     gram = [r["gram"] for r in log if "gram" in r]
