@@ -53,7 +53,8 @@ def build_parser():
     g.add_argument("--tv-weight", type=float)
     g.add_argument("--tv-loss", choices=("l1", "l2"), dest="tv_kind")
     g.add_argument("--grid-weight", type=float,
-                   help="SR: penalise a dotted grid at the scale's period (losses.periodic_loss)")
+                   help="penalise a periodic grid: SR at the scale's period against the HR "
+                   "image (losses.periodic_loss), AdaIN at 8 px against none")
     g.add_argument("--vgg", help="VGG16 weights file (default $GLUON_SR_VGG16)")
     g.add_argument("--no-shard-features", action="store_false", dest="use_shard_features",
                    help="ignore VGG targets stored in the shards")

@@ -63,18 +63,23 @@ def tv_loss(F, img, kind="l1"):
     return F.mean(dy, axis=(1, 2, 3)) + F.mean(dx, axis=(1, 2, 3))
 
 
+def periodic_detail_means(F, x, period):
+    """(N, C, period, period): for each of the period x period pixel phases, the mean over the
+    image of the fine detail (the image minus its 3x3 mean) at that phase. ~0 in natural
+    images and paintings, which nothing aligns to a pixel grid; a network that upsamples by
+    2^k can lay a grid of period 2^k, which shows here. NDArray only (the shapes are read)."""
+    detail = x - F.Pooling(x, kernel=(3, 3), pad=(1, 1), stride=(1, 1), pool_type="avg",
+                           count_include_pad=False)
+    n, c, h, w = detail.shape
+    h, w = h - h % period, w - w % period
+    detail = F.slice(detail, begin=(None, None, 0, 0), end=(None, None, h, w))
+    return F.mean(F.reshape(detail, (n, c, h // period, period, w // period, period)),
+                  axis=(2, 4))
+
+
 def periodic_loss(F, pred, target, period):
-    """Squared error of the per-phase means of fine detail (the image minus its 3x3 mean):
-    for each of the period x period output phases, the mean over the image of the detail at
-    that phase, compared with the target's. A sub-pixel upsampler gives each phase its own
-    filter, and a feature loss can drive them apart into a dotted grid of exactly this period
-    (docs/gan.md); in the target these means are ~0. NDArray only (the shapes are read)."""
-    def phase_means(x):
-        detail = x - F.Pooling(x, kernel=(3, 3), pad=(1, 1), stride=(1, 1), pool_type="avg",
-                               count_include_pad=False)
-        n, c, h, w = detail.shape
-        h, w = h - h % period, w - w % period
-        detail = F.slice(detail, begin=(None, None, 0, 0), end=(None, None, h, w))
-        return F.mean(F.reshape(detail, (n, c, h // period, period, w // period, period)),
-                      axis=(2, 4))
-    return F.mean(F.square(phase_means(pred) - phase_means(target)), axis=(1, 2, 3))
+    """Squared error of periodic_detail_means, pred against target. A sub-pixel upsampler
+    gives each phase its own filter, and a feature loss can drive them apart into a dotted
+    grid of exactly this period (docs/gan.md)."""
+    return F.mean(F.square(periodic_detail_means(F, pred, period)
+                           - periodic_detail_means(F, target, period)), axis=(1, 2, 3))

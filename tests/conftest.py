@@ -23,6 +23,17 @@ VGG_FILE = os.path.join(SHARED, "weights", "vgg16_features_imagenet.params")
 SR_BENCH = os.path.join(SHARED, "data", "sr_bench")
 
 
+def phase_detail_means(x, period):
+    """numpy reference of losses.periodic_detail_means: the 3x3 mean without the padding
+    (count_include_pad=False) taken off, then the mean at each of the period^2 phases."""
+    from scipy import ndimage
+
+    n, c, h, w = x.shape
+    box = lambda a: ndimage.uniform_filter(a, size=(1, 1, 3, 3), mode="constant") * 9  # noqa: E731
+    detail = x - box(x) / box(np.ones_like(x))
+    return detail.reshape(n, c, h // period, period, w // period, period).mean(axis=(2, 4))
+
+
 def smooth_image(rng, h, w):
     """A natural-ish test image: smooth colour gradients plus a few edges and texture."""
     yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
@@ -133,3 +144,17 @@ def random_gluon_model(name, scale=None, seed=0, **config):
         elif pname.endswith("running_var"):
             p.set_data(mx.nd.array(rng.uniform(0.5, 2.0, p.shape)))
     return InferenceModel.from_gluon(net)
+
+
+@pytest.fixture
+def tiny_decoder(tmp_path):
+    """A saved AdaIN decoder at width 0.125, random weights."""
+    import mxnet as mx
+
+    from gluon_sr.archs import get_model
+    from gluon_sr.model_store import save_model
+
+    decoder = get_model("adain_decoder", width=0.125)
+    decoder.initialize(mx.init.Xavier())
+    decoder(mx.nd.zeros((1, 512, 2, 2)))
+    return save_model(decoder, str(tmp_path / "params"), "tiny_adain", {"task": "adain"})

@@ -8,11 +8,10 @@ import pytest
 from mxnet import nd
 from PIL import Image
 
-from conftest import assert_one_line_error, run_script, save_png
+from conftest import assert_one_line_error, phase_detail_means, run_script, save_png
 
 from gluon_sr.archs import get_model
 from gluon_sr.archs.adain import adain, channel_mean_std
-from gluon_sr.model_store import save_model
 from gluon_sr.train.plotting import read_log
 from gluon_sr.train.run import resolve_config, train
 from gluon_sr.utils.errors import GluonSRError
@@ -215,14 +214,6 @@ def test_colour_matching_gives_the_target_mean_and_covariance():
                                atol=1e-4)
 
 
-@pytest.fixture
-def tiny_decoder(tmp_path):
-    decoder = get_model("adain_decoder", width=0.125)
-    decoder.initialize(mx.init.Xavier())
-    decoder(nd.zeros((1, 512, 2, 2)))
-    return save_model(decoder, str(tmp_path / "params"), "tiny_adain", {"task": "adain"})
-
-
 def test_infer_style_image_runs_adain_with_its_controls(tmp_path, tiny_decoder, vgg_file):
     photo = save_png(tmp_path / "photo.png", 40, 52, seed=1)
     first = save_png(tmp_path / "first.png", 30, 36, seed=2)
@@ -387,3 +378,24 @@ def test_auto_picks_the_faster_backend_once_and_infer_says_which(
                                 tiny_decoder, "--vgg", vgg_file)
     assert code == 0, err
     assert f"{tiny_decoder}: openvino fp32, measured 3.00x" in out
+
+
+def test_grid_term_is_the_squared_period_8_detail_means_and_training_lowers_it(
+        tmp_path, image_folder, vgg_file):
+    from gluon_sr.archs.adain import GRID_PERIOD
+    from gluon_sr.train.adain_task import AdaINTask
+
+    settings = _one_term_settings(tmp_path, image_folder, vgg_file, 40, grid_weight=1e3)
+    train(resolve_config(settings))
+    grid = [r["grid"] for r in read_log(str(tmp_path / "run" / "log.jsonl")) if "grid" in r]
+    assert grid[-1] < 0.5 * grid[0]
+    task = AdaINTask(resolve_config(settings), [mx.cpu()])
+    rng = np.random.default_rng(3)
+    out, painting = (nd.array(rng.uniform(0, 1, (2, 3, 32, 32))) for _ in range(2))
+    y, x = np.mgrid[:32, :32]
+    out = out + nd.array(((y % 8 == 3) & (x % 8 == 5)) * 0.3)        # a dotted 8 px grid
+    _, target, style = task.targets(task.encoder(out)["relu4_1"], painting)
+    _, parts = task.loss_fn(out, target, style)
+    expected = 1e3 * (phase_detail_means(out.asnumpy(), GRID_PERIOD) ** 2).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(parts["grid"].asnumpy(), expected, rtol=1e-4)
+    assert expected.min() > 1e-3 * 1e3        # the dots, not the noise, make the term

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from mxnet import autograd, nd
 
+from conftest import phase_detail_means
+
 from gluon_sr.archs import get_model
 from gluon_sr.archs.discriminator import SelfAttention, SpectralNormConv2D
 from gluon_sr.gan_losses import (GAN_KINDS, discriminator_loss, feature_matching_loss,
@@ -257,20 +259,11 @@ def test_interp_blends_the_gan_model_with_its_parent(shards, tmp_path, parent):
 
 
 def test_periodic_loss_is_the_squared_difference_of_per_phase_detail_means():
-    from scipy import ndimage
-
     from gluon_sr.losses import periodic_loss
 
     rng = np.random.default_rng(4)
     pred, target = rng.uniform(size=(2, 3, 16, 20)), rng.uniform(size=(2, 3, 16, 20))
-
-    def phase_means(x):
-        # 3x3 mean without the padding (count_include_pad=False), then per-phase means.
-        ones = np.ones_like(x)
-        box = lambda a: ndimage.uniform_filter(a, size=(1, 1, 3, 3), mode="constant") * 9  # noqa: E731
-        detail = x - box(x) / box(ones)
-        return detail.reshape(2, 3, 4, 4, 5, 4).mean(axis=(2, 4))
-    want = ((phase_means(pred) - phase_means(target)) ** 2).mean(axis=(1, 2, 3))
+    want = ((phase_detail_means(pred, 4) - phase_detail_means(target, 4)) ** 2).mean(axis=(1, 2, 3))
     got = periodic_loss(nd, nd.array(pred), nd.array(target), 4).asnumpy()
     np.testing.assert_allclose(got, want, rtol=1e-4)
     y, x = np.mgrid[:16, :20]

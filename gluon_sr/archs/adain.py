@@ -15,6 +15,9 @@ ENCODER_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 # VGG16 to relu4_1 sees 33 px to each side: two 3x3 convs at full resolution, two at 1/2, three
 # at 1/4, one at 1/8, plus the poolings.
 ENCODER_RADIUS = 33
+# The decoder's three x2 nearest upsamplings repeat every 8 output pixels: a grid it may lay
+# has this period.
+GRID_PERIOD = 8
 
 
 def channel_mean_std(F, x):

@@ -6,16 +6,17 @@ while MXNet's oneDNN-fused graph wins for sr_x4 on the same AVX2 CPU. So the can
 timed once per model and machine (a fixed input, median of 3 after a warm-up) and the choice
 is cached (CACHE_DIR/choices.json); the ONNX export OpenVINO needs is made on first use and
 cached too, keyed by the params' sha256. Candidates: MXNet fp32 (the reference), OpenVINO f32
-(same function, outputs equal to 1e-4), and the reduced precisions (MXNet int8, OpenVINO
-bf16 where the CPU has native bf16) for which the model's sidecar records that they keep its
-quality: for SR, a PSNR change of at most 0.05 dB on Set5, Set14 and BSD100 (`evaluate
---backend B --precision P --write-metrics`); for a style network, which has no ground truth,
-an output at 40 dB PSNR or more against its own fp32 picture on every held-out photo
-(`gluon_sr.evaluation.style_quality --write-metrics`). 40 dB is an RMS difference of 2.5 grey
+(same function, outputs equal to 1e-4), and the reduced precisions (MXNet int8, OpenVINO bf16
+where the CPU has native bf16, OpenVINO int8 for the AdaIN decoder) for which the model's
+sidecar records that they keep its quality: for SR, a PSNR change of at most 0.05 dB on Set5,
+Set14 and BSD100 (`evaluate --backend B --precision P --write-metrics`); for a style network or
+AdaIN, which have no ground truth, an output at 40 dB PSNR or more against its own fp32 picture
+on every held-out photo (AdaIN: every held-out photo x painting;
+`gluon_sr.evaluation.style_quality --write-metrics`). 40 dB is an RMS difference of 2.5 grey
 levels of 255, about what a quality-95 JPEG of the picture differs by: not visible.
 
 The AdaIN model (gluon_sr.infer.adain) is two networks, its VGG16 encoder and its decoder; it
-is timed and checked as one, on a photo redrawn from its own features, and both are exported.
+is timed as one, on a photo redrawn from its own features, and both are exported.
 
 bf16 runs only on CPUs with native bf16, which the machine that recorded the sidecars may not
 have; without a record it is checked here, at first use, against MXNet fp32 on the bundled
@@ -131,6 +132,8 @@ def candidates(meta):
         found.append(("openvino", "fp32"))
         if native_bf16() and _recorded_quality(meta, "openvino_bf16") is not False:
             found.append(("openvino", "bf16"))
+        if _recorded_quality(meta, "openvino_int8"):      # AdaIN's calibrated decoder
+            found.append(("openvino", "int8"))
     return found
 
 

@@ -24,9 +24,6 @@ import numpy as np
 from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
 from gluon_sr.utils.fileio import atomic_write_json
 
-# The decoder's three x2 nearest upsamplings repeat every 8 output pixels.
-GRID_PERIOD = 8
-
 
 def image_files(folder):
     """The images at the top level of `folder`, sorted."""
@@ -53,6 +50,7 @@ def content_and_style_loss(objective, rgb):
 def stylisation(transfer, vgg, photos, paintings, size):
     """One row per (photo, painting): content and style losses of output and photo, blobs,
     the 8 px periodic texture of output and photo."""
+    from gluon_sr.archs.adain import GRID_PERIOD
     from gluon_sr.evaluation.blobs import find_blobs
     from gluon_sr.evaluation.metrics import periodic_texture
     from gluon_sr.infer.adain import read_painting

@@ -196,7 +196,9 @@ def load_adain(name="adain", vgg_weights=None, ctx=None, backend="mxnet", precis
 
     backend mxnet      both hybridized, fp32 (on ctx)
     backend openvino   both exported to ONNX once (cached, keyed by the decoder and the VGG16
-                       weights) and compiled by OpenVINO, f32 or bf16 (CPUs with native bf16)
+                       weights) and compiled by OpenVINO, f32 or bf16 (CPUs with native bf16),
+                       or int8: the decoder in int8 from the ranges its sidecar records, the
+                       encoder in bf16 where native, else f32 (gluon_sr.deploy.adain_int8)
     backend auto       with precision auto, the faster of these that keeps the picture, measured
                        once on this machine (gluon_sr.deploy.auto); bf16 -> openvino, else mxnet
     """
@@ -214,12 +216,12 @@ def load_adain(name="adain", vgg_weights=None, ctx=None, backend="mxnet", precis
         transfer.note = note
         return transfer, meta
     if backend == "auto":
-        backend = "openvino" if precision == "bf16" else "mxnet"
+        backend = "openvino" if precision in ("bf16", "int8") else "mxnet"
     precision = "fp32" if precision == "auto" else precision
     if backend == "openvino":
         return _openvino_adain(name, meta, vgg_weights, precision), meta
     if backend != "mxnet" or precision != "fp32":
-        raise GluonSRError("AdaIN runs on mxnet (fp32) or openvino (fp32, bf16), not "
+        raise GluonSRError("AdaIN runs on mxnet (fp32) or openvino (fp32, bf16, int8), not "
                            f"{backend} {precision}")
     return _mxnet_adain(name, vgg_weights, ctx), meta
 
@@ -239,14 +241,22 @@ def _mxnet_adain(name, vgg_weights, ctx):
 
 
 def _openvino_adain(name, meta, vgg_weights, precision):
+    from gluon_sr.deploy.adain_int8 import int8_decoder, recorded_ranges
     from gluon_sr.deploy.auto import cached_adain_export
-    from gluon_sr.deploy.openvino_backend import OpenVinoModel, openvino_available
+    from gluon_sr.deploy.openvino_backend import OpenVinoModel, native_bf16, openvino_available
     from gluon_sr.infer.adain import AdaINTransfer
 
     if not openvino_available():             # said before the export, not after it
         raise GluonSRError("--backend openvino needs OpenVINO: pip install openvino")
-    encoder, decoder = (OpenVinoModel(path, precision)
-                        for path in cached_adain_export(name, meta, vgg_weights))
+    ranges = recorded_ranges(meta) if precision == "int8" else None
+    encoder_path, decoder_path = cached_adain_export(name, meta, vgg_weights)
+    if ranges:
+        # The quantized convolutions run in int8 whatever the hint; the rest take the hint.
+        floats = "bf16" if native_bf16() else "fp32"
+        encoder = OpenVinoModel(encoder_path, floats)
+        decoder = OpenVinoModel(int8_decoder(decoder_path, ranges), floats)
+    else:
+        encoder, decoder = (OpenVinoModel(p, precision) for p in (encoder_path, decoder_path))
     return AdaINTransfer(lambda chw: encoder.run_numpy(chw[None])[0],
                          lambda chw: decoder.run_numpy(chw[None])[0],
                          decoder.meta["receptive_radius"], "openvino", precision, name)

@@ -17,7 +17,11 @@ STYLE_LAYERS (where Gatys and the benches score style), the squared distance of 
 Gram matrix to the painting crop's, divided by the painting's Gram energy. Means and
 standard deviations per channel leave out how channels fire together, which a Gram matrix
 holds. Unnormalised, the term is heavy-tailed (a few high-contrast paintings give 10x the
-rest) and, measured, its spikes threw the decoder off at Adam 1e-4 (docs/adain.md).
+rest) and, measured, its spikes threw the decoder off at Adam 1e-4 (docs/adain.md). And
+optionally a grid term: the decoder's three x2 nearest upsamplings can leave a faint grid of
+period 8 in flat areas (the bench's `grid_8px`); the term is the mean square of the output's
+per-phase detail means at that period (losses.periodic_detail_means), which are ~0 in any
+picture not aligned to the pixel grid.
 """
 import hashlib
 import os
@@ -26,10 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from gluon_sr.archs import get_model
-from gluon_sr.archs.adain import ENCODER_TAPS, adain, channel_mean_std
+from gluon_sr.archs.adain import ENCODER_TAPS, GRID_PERIOD, adain, channel_mean_std
 from gluon_sr.data.content import ContentFolderDataset, PairedCrops, centre_crops
 from gluon_sr.data.shard_dataset import epoch_batches
-from gluon_sr.losses import STYLE_LAYERS, gram_matrix, style_loss
+from gluon_sr.losses import STYLE_LAYERS, gram_matrix, periodic_detail_means, style_loss
 from gluon_sr.train.task import TaskDefaults
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.imageio import write_image
@@ -45,6 +49,7 @@ class AdaINOptions:
     style_weight: float = 10.0          # the original's
     identity_weight: float = 0.0        # decode(encode(photo)) against the photo; 0 = off
     gram_weight: float = 0.0            # relative Gram distance at STYLE_LAYERS; 0 = off
+    grid_weight: float = 0.0            # the output's period-8 detail means squared; 0 = off
     vgg: str = ""
     val_dir: str = ""                   # held-out photos (top level of the folder)
     val_style_dir: str = ""             # held-out paintings for the preview and val losses
@@ -53,7 +58,8 @@ class AdaINOptions:
     def validate(self):
         if not self.content or not self.styles:
             raise GluonSRError("--task adain needs --content DIR and --styles DIR")
-        if min(self.feat_weight, self.style_weight, self.identity_weight, self.gram_weight) < 0:
+        if min(self.feat_weight, self.style_weight, self.identity_weight, self.gram_weight,
+               self.grid_weight) < 0:
             raise GluonSRError("loss weights must be >= 0")
         if self.image_size < 32 or self.image_size % 8 or self.load_size < self.image_size:
             raise GluonSRError("--image-size must be a multiple of 8, >= 32 and at most "
@@ -108,6 +114,9 @@ class AdaINLoss:
         if grams:
             parts["gram"] = self.options.gram_weight * sum(
                 relative_gram_distance(raw[t], g) for t, g in zip(STYLE_LAYERS, grams))
+        if self.options.grid_weight:
+            parts["grid"] = self.options.grid_weight * nd.mean(
+                nd.square(periodic_detail_means(nd, out, GRID_PERIOD)), axis=(1, 2, 3))
         return sum(parts.values()), parts
 
 
