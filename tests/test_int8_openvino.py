@@ -73,8 +73,25 @@ def test_quantize_pairs_every_conv_but_the_kept_ones_and_stays_near_float(tmp_pa
     assert not (tmp_path / "bad.onnx").exists()
 
 
-def test_adain_int8_needs_recorded_ranges_then_runs_near_fp32(tmp_path, tiny_decoder, vgg_file,
+@pytest.fixture
+def seeded_decoder(tmp_path):
+    """A saved AdaIN decoder at width 0.125 with the same random weights every run, so that
+    its int8 rounding error is the same every run."""
+    import mxnet as mx
+
+    from gluon_sr.archs import get_model
+    from gluon_sr.model_store import save_model
+
+    mx.random.seed(0)
+    decoder = get_model("adain_decoder", width=0.125)
+    decoder.initialize(mx.init.Xavier())
+    decoder(mx.nd.zeros((1, 512, 2, 2)))
+    return save_model(decoder, str(tmp_path / "params"), "int8_adain", {"task": "adain"})
+
+
+def test_adain_int8_needs_recorded_ranges_then_runs_near_fp32(tmp_path, seeded_decoder, vgg_file,
                                                               image_folder):
+    tiny_decoder = seeded_decoder
     from gluon_sr.deploy import auto
     from gluon_sr.evaluation import adain_int8_ranges, style_quality
     from gluon_sr.infer.loader import load_adain
@@ -93,8 +110,8 @@ def test_adain_int8_needs_recorded_ranges_then_runs_near_fp32(tmp_path, tiny_dec
     # the calibration's decoded, rounded by int8's steps only.
     feats = reference.encode(smooth_image(np.random.default_rng(5), 40, 48).astype(np.float32))
     got, expected = int8.decode(feats), reference.decode(feats)
-    # (The random 8-channel decoder rounds worse than the trained one: 3-5% here.)
-    assert 1e-5 < np.abs(got - expected).mean() / np.abs(expected).mean() < 0.08
+    # (The random 8-channel decoder rounds worse than the trained one: 2.8% here.)
+    assert 1e-5 < np.abs(got - expected).mean() / np.abs(expected).mean() < 0.05
     # auto offers it only once the guard is recorded, and only above 40 dB.
     meta = json.load(open(tiny_decoder))
     assert ("openvino", "int8") not in auto.candidates(meta)
