@@ -22,8 +22,6 @@ after the full-resolution 64-channel one.
 """
 import os
 
-import numpy as np
-
 from gluon_sr.utils.errors import GluonSRError
 
 ENTRY = "openvino_int8"              # the sidecar's deployment entry
