@@ -17,8 +17,8 @@ AdaIN divides each channel of the photo's features by its spread, magnifying the
 the quiet channels; the int8 decoder alone stays above the guard's 40 dB. Its first
 convolution stays in float for the same reason: its input, the AdaIN target, is signed and
 spans the painting's whole range (quantized, 24 dB on candy); its last, which writes the
-colours, is the cheapest (3 output channels) and quantized alone moves the picture the most
-after the full-resolution 64-channel one.
+colours, is the cheapest (3 output channels), and quantized alone it moves the picture as much
+as the costly ones do (51 dB on candy, against 48-58 for each of the others alone).
 """
 import os
 
