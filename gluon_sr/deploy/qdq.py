@@ -66,10 +66,10 @@ def quantize(onnx_path, ranges, out_path, keep_float=(0, -1)):
                            "convolutions: calibrated for another network")
     keep_float = {i % len(convs) for i in keep_float}
     float_weights = {w.name: w for w in graph.initializer}
-    nodes, added = [], []
+    nodes, added, index = [], [], -1
     for node in graph.node:
-        index = convs.index(node) if node.op_type == "Conv" else None
-        if index is not None and index not in keep_float:
+        index += node.op_type == "Conv"                # this conv's place among the convs
+        if node.op_type == "Conv" and index not in keep_float:
             (low, high), x, w = ranges[index], node.input[0], node.input[1]
             if low >= 0:                               # after a ReLU: all of uint8's levels
                 scale, zero_type = max(high, 1e-8) / 255, TensorProto.UINT8
