@@ -16,7 +16,7 @@ import gluon_sr  # noqa: F401  (sets OpenMP threads before MXNet loads)
 from gluon_sr.utils.errors import ArgumentParser, GluonSRError, run_cli
 
 MODEL_KEYS = ("channels", "num_blocks", "norm", "upsampler", "output", "global_skip", "res_scale",
-              "long_skip", "head_kernel", "tail_kernel", "norm_stages")
+              "long_skip", "head_kernel", "tail_kernel", "norm_stages", "width")
 
 
 def build_parser():
@@ -35,6 +35,8 @@ def build_parser():
     g.add_argument("--norm", choices=("batch", "instance", "none"))
     g.add_argument("--upsampler", choices=("deconv", "pixelshuffle", "subpixel", "resize"))
     g.add_argument("--output", choices=("linear", "tanh"))
+    g.add_argument("--width", type=float,
+                   help="AdaIN decoder: fraction of the full decoder's channels")
     g.add_argument("--norm-stages", nargs="*", choices=("encoder", "body", "upsampler"),
                    help="style: the stages with instance norm (recipe: encoder; Johnson et al.: "
                         "all three)")
@@ -84,6 +86,10 @@ def build_parser():
     g.add_argument("--gram-weight", type=float,
                    help="Gram distance at the benches' style layers, relative to the "
                         "painting's Gram energy (0 = off)")
+    g.add_argument("--teacher", help="a trained AdaIN decoder to distil (with --init of it "
+                   "into a narrower --width, its strongest channels)")
+    g.add_argument("--teacher-weight", type=float,
+                   help="mean absolute difference to the teacher's output (0 = off)")
     g = p.add_argument_group("adversarial fine-tuning (--task gan; with --init MODEL)")
     g.add_argument("--disc", choices=("patchgan", "multiscale_patchgan"))
     g.add_argument("--gan-loss", choices=("vanilla", "lsgan", "hinge", "ragan"), dest="gan_kind")

@@ -163,6 +163,23 @@ def test_tiled_encoding_and_decoding_equal_the_whole_image():
                                rtol=1e-4, atol=1e-4 * np.abs(feats_whole).max())
 
 
+def test_a_painting_is_encoded_once_for_many_photos():
+    transfer = _transfer()
+    content, other, painting = _images(np.random.default_rng(4), (64, 64), (72, 56), (48, 56))
+    encoded = []
+    encode = transfer._encode
+    transfer._encode = lambda chw: encoded.append(chw.shape) or encode(chw)
+    first = transfer(content, [painting])
+    transfer(other, [painting])
+    assert encoded.count((3, 48, 56)) == 1 and len(encoded) == 3      # painting once, photos
+    transfer.style_cache.clear()                      # encoded afresh: the same picture
+    np.testing.assert_array_equal(transfer(content, [painting]), first)
+    # Colour preservation gives the painting each photo's colours: a new painting each time.
+    transfer(content, [painting], preserve_color=True)
+    transfer(other, [painting], preserve_color=True)
+    assert encoded.count((3, 48, 56)) == 4
+
+
 def test_alpha_0_is_the_photo_through_encoder_and_decoder_in_a_reflected_frame():
     from gluon_sr.infer.adain import BORDER
 

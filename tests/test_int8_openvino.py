@@ -126,7 +126,8 @@ def test_adain_int8_needs_recorded_ranges_then_runs_near_fp32(tmp_path, seeded_d
     rows = json.load(open(out))["models"][tiny_decoder]
     assert len(rows) == 3 * 3                        # top-level photos x paintings
     entry = json.load(open(tiny_decoder))["deployment"]["openvino_int8"]
-    assert entry["min_output_psnr_db"] == round(min(r["output_psnr_db"] for r in rows), 2)
+    worst = min(r["output_psnr_db"] for r in rows)                # recorded rounded down
+    assert entry["min_output_psnr_db"] == np.floor(100 * worst) / 100 <= worst
     assert entry["decoder_conv_input_ranges"]        # kept beside the guard
     for psnr, offered in ((41.0, True), (39.0, False)):
         meta["deployment"]["openvino_int8"]["min_output_psnr_db"] = psnr

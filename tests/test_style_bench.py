@@ -63,7 +63,8 @@ def test_style_quality_compares_a_backend_with_fp32_and_records_the_worst_photo(
     # OpenVINO f32 computes the same function: far above the 40 dB bar, loss unchanged.
     assert all(r["output_psnr_db"] > 60 and abs(r["loss_change"]) < 1e-3 for r in rows)
     recorded = json.load(open(style_model))["deployment"]["openvino_fp32"]
-    assert recorded["min_output_psnr_db"] == round(min(r["output_psnr_db"] for r in rows), 2)
+    worst = min(r["output_psnr_db"] for r in rows)                # recorded rounded down
+    assert recorded["min_output_psnr_db"] == np.floor(100 * worst) / 100 <= worst
     assert style_quality.output_psnr(np.zeros((4, 4, 3)), np.full((4, 4, 3), 0.1)) == \
         pytest.approx(20.0)
 

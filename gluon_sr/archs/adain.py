@@ -88,6 +88,34 @@ class AdaINDecoder(HybridBlock):
                 x = F.UpSampling(x, scale=2, sample_type="nearest")
         return x
 
+    def narrowed_from(self, wider):
+        """Take the weights of `wider`, a trained decoder of greater width, keeping in each
+        hidden layer its strongest channels: those whose incoming filter and outgoing weights
+        have the largest product of L1 norms (a channel either weakly driven or weakly read
+        matters little). A start for distilling `wider` into this decoder."""
+        import numpy as np
+        from mxnet import nd
+
+        weights = [(conv.weight.data().asnumpy(), conv.bias.data().asnumpy())
+                   for conv in wider.convs]
+        if len(weights) != len(self._plan) or any(
+                w.shape[0] < c for (w, _), (c, _) in zip(weights, self._plan)):
+            raise ValueError("narrowed_from takes a decoder at least as wide as this one")
+        keep_in = np.arange(512)
+        for i, (conv, (channels, _)) in enumerate(zip(self.convs, self._plan)):
+            w, b = weights[i]
+            w = w[:, keep_in]
+            if i < len(self._plan) - 1:
+                strength = np.abs(w).sum(axis=(1, 2, 3)) * \
+                    np.abs(weights[i + 1][0]).sum(axis=(0, 2, 3))
+                keep_out = np.sort(np.argsort(-strength)[:channels])
+            else:
+                keep_out = np.arange(w.shape[0])
+            conv.weight.set_data(nd.array(w[keep_out]))
+            conv.bias.set_data(nd.array(b[keep_out]))
+            keep_in = keep_out
+        self.input_scale.set_data(wider.input_scale.data())
+
     def receptive_radius(self):
         # 3x3 convs at 1/8 (one), 1/4 (three), 1/2 (two) and full resolution (two).
         return 8 * 1 + 4 * 3 + 2 * 2 + 2

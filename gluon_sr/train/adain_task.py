@@ -3,25 +3,16 @@
 Every sample pairs a random crop of a content photo with a random crop of a painting. The
 frozen VGG16 encoder (to relu4_1) encodes both; AdaIN moves the content features' per-channel
 statistics to the painting's; the decoder (the net trained) turns them into an image; the loss
-is, on the encoder's features of that image,
-    content: mean squared distance to the AdaIN target at relu4_1
-    style:   sum over relu1_1, relu2_1, relu3_1, relu4_1 of the mean squared distances of the
-             per-channel means and of the per-channel standard deviations to the painting's,
-each tap's features divided by the tap's mean activation on the training images, so that the
-four layers weigh alike as in the original's normalised VGG (see archs/adain.py and
-docs/adain.md: per-channel scales, the original's, let one near-dead channel take the loss).
+is that of gluon_sr.adain_losses (content and style on the encoder's features of that image;
+optionally Gram and grid terms).
+
 Optionally an identity term (SANet's, Park & Lee 2019): the photo's own relu4_1 features
-decoded, against the photo (mean absolute pixel difference), which the paper's loss never
-asks of the decoder; it is what `--alpha 0` shows. And optionally a Gram term: at each of
-STYLE_LAYERS (where Gatys and the benches score style), the squared distance of the output's
-Gram matrix to the painting crop's, divided by the painting's Gram energy. Means and
-standard deviations per channel leave out how channels fire together, which a Gram matrix
-holds. Unnormalised, the term is heavy-tailed (a few high-contrast paintings give 10x the
-rest) and, measured, its spikes threw the decoder off at Adam 1e-4 (docs/adain.md). And
-optionally a grid term: the decoder's three x2 nearest upsamplings can leave a faint grid of
-period 8 in flat areas (the bench's `grid_8px`); the term is the mean square of the output's
-per-phase detail means at that period (losses.periodic_detail_means), which are ~0 in any
-picture not aligned to the pixel grid.
+decoded, against the photo (mean absolute pixel difference), which the paper's loss never asks
+of the decoder; it is what `--alpha 0` shows. And optionally a teacher term (distillation):
+the mean absolute difference to what a trained decoder, `teacher`, draws from the same
+features; with `--init` of that decoder into a narrower one (its strongest channels), it makes
+a faster decoder that draws like the trained one. With the perceptual terms off (content and
+style weight 0) a step skips the encoder pass over the output, the costly part of a step.
 """
 import hashlib
 import os
@@ -29,11 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gluon_sr.adain_losses import AdaINLoss
 from gluon_sr.archs import get_model
-from gluon_sr.archs.adain import ENCODER_TAPS, GRID_PERIOD, adain, channel_mean_std
+from gluon_sr.archs.adain import ENCODER_TAPS, adain
 from gluon_sr.data.content import ContentFolderDataset, PairedCrops, centre_crops
 from gluon_sr.data.shard_dataset import epoch_batches
-from gluon_sr.losses import STYLE_LAYERS, gram_matrix, periodic_detail_means, style_loss
+from gluon_sr.losses import STYLE_LAYERS
 from gluon_sr.train.task import TaskDefaults
 from gluon_sr.utils.errors import GluonSRError
 from gluon_sr.utils.imageio import write_image
@@ -50,6 +42,8 @@ class AdaINOptions:
     identity_weight: float = 0.0        # decode(encode(photo)) against the photo; 0 = off
     gram_weight: float = 0.0            # relative Gram distance at STYLE_LAYERS; 0 = off
     grid_weight: float = 0.0            # the output's period-8 detail means squared; 0 = off
+    teacher: str = ""                   # a trained AdaIN decoder to distil (name or path)
+    teacher_weight: float = 0.0         # mean |output - teacher's output|; 0 = off
     vgg: str = ""
     val_dir: str = ""                   # held-out photos (top level of the folder)
     val_style_dir: str = ""             # held-out paintings for the preview and val losses
@@ -59,65 +53,13 @@ class AdaINOptions:
         if not self.content or not self.styles:
             raise GluonSRError("--task adain needs --content DIR and --styles DIR")
         if min(self.feat_weight, self.style_weight, self.identity_weight, self.gram_weight,
-               self.grid_weight) < 0:
+               self.grid_weight, self.teacher_weight) < 0:
             raise GluonSRError("loss weights must be >= 0")
+        if bool(self.teacher) != bool(self.teacher_weight):
+            raise GluonSRError("--teacher MODEL and --teacher-weight W go together")
         if self.image_size < 32 or self.image_size % 8 or self.load_size < self.image_size:
             raise GluonSRError("--image-size must be a multiple of 8, >= 32 and at most "
                                "--load-size")
-
-
-def relative_gram_distance(feat, target_gram):
-    """Per sample: losses.style_loss of `feat` against `target_gram` (N, C, C) divided by the
-    mean square of `target_gram`'s entries, so that every painting counts alike."""
-    from mxnet import nd
-
-    energy = nd.mean(nd.square(target_gram), axis=(1, 2))
-    return style_loss(nd, feat, target_gram) / (energy + 1e-12)
-
-
-class AdaINLoss:
-    def __init__(self, options, encoder, scales):
-        self.options, self.encoder, self.scales = options, encoder, scales
-
-    def features(self, x):
-        """(normalised encoder features {tap: array}, the raw features of every tap)."""
-        from mxnet import nd
-
-        raw = self.encoder(x)
-        return {t: nd.broadcast_mul(raw[t], self.scales[t].as_in_context(x.context))
-                for t in ENCODER_TAPS}, raw
-
-    def style_targets(self, painting):
-        """The painting's normalised (mean, std) per encoder tap, and its Gram matrices at
-        STYLE_LAYERS when the Gram term is on."""
-        from mxnet import nd
-
-        feats, raw = self.features(painting)
-        stats = [channel_mean_std(nd, feats[t]) for t in ENCODER_TAPS]
-        grams = ([gram_matrix(nd, raw[t]) for t in STYLE_LAYERS]
-                 if self.options.gram_weight else [])
-        return stats, grams
-
-    def __call__(self, out, target, style_targets):
-        from mxnet import nd
-
-        feats, raw = self.features(out)
-        stats, grams = style_targets
-        content = nd.mean(nd.square(feats["relu4_1"] - target), axis=(1, 2, 3))
-        style = 0
-        for tap, (mean_s, std_s) in zip(ENCODER_TAPS, stats):
-            mean, std = channel_mean_std(nd, feats[tap])
-            style = style + nd.mean(nd.square(mean - mean_s), axis=(1, 2, 3)) \
-                + nd.mean(nd.square(std - std_s), axis=(1, 2, 3))
-        parts = {"content": self.options.feat_weight * content,
-                 "style": self.options.style_weight * style}
-        if grams:
-            parts["gram"] = self.options.gram_weight * sum(
-                relative_gram_distance(raw[t], g) for t, g in zip(STYLE_LAYERS, grams))
-        if self.options.grid_weight:
-            parts["grid"] = self.options.grid_weight * nd.mean(
-                nd.square(periodic_detail_means(nd, out, GRID_PERIOD)), axis=(1, 2, 3))
-        return sum(parts.values()), parts
 
 
 class AdaINTask(TaskDefaults):
@@ -152,6 +94,8 @@ class AdaINTask(TaskDefaults):
         self.encoder.hybridize(static_alloc=True)
         self.scales = self._tap_scales(photos, paintings, ctx[0])
         self.loss_fn = AdaINLoss(o, self.encoder, self.scales)
+        self.perceptual = bool(o.feat_weight or o.style_weight or o.gram_weight)
+        self.teacher = self._teacher(o.teacher, ctx) if o.teacher else None
         self._scale_set = False
         self.val_photos = centre_crops(o.val_dir, o.image_size, o.val_images) if o.val_dir else []
         self.val_paintings = (centre_crops(o.val_style_dir, o.image_size, o.val_images)
@@ -175,6 +119,16 @@ class AdaINTask(TaskDefaults):
             mean = float(feats[tap].mean().asscalar())
             scales[tap] = mx.nd.full((1, channels, 1, 1), 1.0 / mean, ctx=ctx)
         return scales
+
+    @staticmethod
+    def _teacher(name, ctx):
+        from gluon_sr.model_store import load_model
+
+        teacher, meta = load_model(name, ctx=ctx)
+        if meta.get("task") != "adain":
+            raise GluonSRError(f"--teacher {name} is not an AdaIN decoder")
+        teacher.hybridize(static_alloc=True)
+        return teacher
 
     def batches(self, start_step, batch_size, part=0, num_parts=1):
         return epoch_batches(self.dataset, batch_size, self.seed, start_step, part, num_parts)
@@ -206,7 +160,11 @@ class AdaINTask(TaskDefaults):
             with autograd.pause():
                 own = self.encoder(photo)["relu4_1"]
                 raw, target, style = self.targets(own, painting)
-            loss, parts = self.loss_fn(net(raw), target, style)
+            out = net(raw)
+            loss, parts = self.loss_fn(out, target, style, self.perceptual)
+            if self.teacher:
+                parts["teacher"] = self.options.teacher_weight * self.imitation(out, raw)
+                loss = loss + parts["teacher"]
             if self.options.identity_weight:
                 parts["identity"] = self.options.identity_weight * self.identity(net, photo, own)
                 loss = loss + parts["identity"]
@@ -220,6 +178,15 @@ class AdaINTask(TaskDefaults):
         from mxnet import nd
 
         return nd.mean(nd.abs(net(own) - photo), axis=(1, 2, 3))
+
+    def imitation(self, out, raw):
+        """Per sample, the mean absolute difference between `out` and the teacher's drawing
+        of the same features `raw`."""
+        from mxnet import autograd, nd
+
+        with autograd.pause():
+            drawn = self.teacher(raw)
+        return nd.mean(nd.abs(out - drawn), axis=(1, 2, 3))
 
     def validate(self, net, step, ctx):
         import mxnet as mx
@@ -235,7 +202,9 @@ class AdaINTask(TaskDefaults):
                 s = mx.nd.array(painting.transpose(2, 0, 1)[None], ctx=ctx)
                 raw, target, style = self.targets(own, s)
                 out = net(raw)
-                _, parts = self.loss_fn(out, target, style)
+                _, parts = self.loss_fn(out, target, style, self.perceptual)
+                if self.teacher:
+                    parts["teacher"] = self.options.teacher_weight * self.imitation(out, raw)
                 for key, value in parts.items():
                     sums[key] = sums.get(key, 0.0) + float(value.asscalar())
                 row.append(np.clip(out[0].asnumpy().transpose(1, 2, 0), 0, 1))
@@ -252,8 +221,8 @@ class AdaINTask(TaskDefaults):
         write_image(preview, np.concatenate([header] + rows, axis=0))
         self.last_val = sums
         return {"step": step, **{f"val_{k}": v for k, v in sums.items()},
-                "message": f"step {step}: held-out content {sums['content']:.4g}, "
-                           f"style {sums['style']:.4g}; preview {preview}"}
+                "message": f"step {step}: held-out " + ", ".join(
+                    f"{k} {v:.4g}" for k, v in sums.items()) + f"; preview {preview}"}
 
     def example_input(self, ctx):
         import mxnet as mx

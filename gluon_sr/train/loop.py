@@ -216,13 +216,21 @@ def earlier_stages(init, out_dir):
 
 
 def _load_initial_weights(net, name_or_path, out_dir, ctx):
-    """Load a trained model's weights into `net`; architectures must match exactly."""
+    """Load a trained model's weights into `net`. Architectures must match, or `net` is a
+    narrower form of the model's that can take its strongest channels (`narrowed_from`)."""
     found = _find_model(name_or_path, out_dir)
     source, _ = load_model(found)
-    if model_spec(source) != model_spec(net):
-        raise GluonSRError(f"--init {name_or_path}: its architecture {model_spec(source)} "
-                           f"differs from the one being trained {model_spec(net)}")
-    net.load_parameters(resolve(found)[1], ctx=ctx)
+    if model_spec(source) == model_spec(net):
+        net.load_parameters(resolve(found)[1], ctx=ctx)
+        return
+    mismatch = GluonSRError(f"--init {name_or_path}: its architecture {model_spec(source)} "
+                            f"differs from the one being trained {model_spec(net)}")
+    if type(source) is not type(net) or not hasattr(net, "narrowed_from"):
+        raise mismatch
+    try:
+        net.narrowed_from(source)
+    except ValueError:
+        raise mismatch
 
 
 def _spec_of(state):

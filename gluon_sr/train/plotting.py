@@ -51,16 +51,17 @@ def plot_training_curves(log_paths, png_path, title=""):
     if train:
         steps = [r["step"] for r in train]
         ax.plot(steps, [r["loss"] for r in train], label="total", color="k")
-        for key in ("feat", "pix", "tv", "grid", "style", "content", "identity", "gram", "gan",
-                    "fm"):
-            if key in train[0] and any(r[key] for r in train):
-                ax.plot(steps, [r[key] for r in train], label=key, alpha=0.7)
-        held_out = [r for r in records if "val_style" in r]     # style runs' validations
-        for key in ("content", "style", "identity", "gram") if held_out else ():
-            if f"val_{key}" not in held_out[0]:
-                continue
-            ax.plot([r["step"] for r in held_out], [r[f"val_{key}"] for r in held_out], "o--",
-                    label=f"held-out {key}")
+        # Each term where it was on (stages may add or drop terms; a log scale has no 0).
+        for key in ("feat", "pix", "tv", "grid", "style", "content", "identity", "gram",
+                    "teacher", "gan", "fm"):
+            on = [r for r in train if r.get(key, 0) > 0]
+            if on:
+                ax.plot([r["step"] for r in on], [r[key] for r in on], label=key, alpha=0.7)
+        for key in ("content", "style", "identity", "gram", "teacher"):    # style runs' held-out
+            on = [r for r in records if r.get(f"val_{key}", 0) > 0]
+            if on:
+                ax.plot([r["step"] for r in on], [r[f"val_{key}"] for r in on], "o--",
+                        label=f"held-out {key}")
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel("weighted loss (training: mean over log interval)")
