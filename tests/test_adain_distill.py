@@ -40,10 +40,10 @@ def test_narrowing_keeps_the_channels_that_carry_the_signal():
         wide.narrowed_from(narrow)
 
 
-def _distill_settings(tmp_path, image_folder, vgg_file, teacher, **changes):
+def _distill_settings(tmp_path, image_folder, vgg_file, trained, **changes):
     return {**dict(
         task="adain", name="fast", content=(image_folder,), styles=image_folder, load_size=64,
-        image_size=32, model_config=dict(width=0.0625), init=teacher, teacher=teacher,
+        image_size=32, model_config=dict(width=0.0625), init=trained, teacher=trained,
         teacher_weight=2.0, feat_weight=0.0, style_weight=0.0, steps=30, batch_size=4, lr=2e-3,
         log_every=10, checkpoint_every=30, val_every=30, vgg=vgg_file, val_dir=image_folder,
         val_style_dir=image_folder, val_images=2, run_dir=str(tmp_path / "run"),
@@ -73,6 +73,7 @@ def test_distillation_lowers_the_teacher_term_without_the_perceptual_terms(
 
 @pytest.mark.parametrize("changes,words", [
     (dict(teacher_weight=0.0), "go together"),
+    (dict(teacher="", teacher_weight=0.0, init=""), "nothing to train"),
     (dict(model_config=dict(width=0.25)), "differs from the one being trained"),
 ])
 def test_distillation_settings_are_checked(tmp_path, image_folder, vgg_file, tiny_decoder,

@@ -57,6 +57,9 @@ class AdaINOptions:
             raise GluonSRError("loss weights must be >= 0")
         if bool(self.teacher) != bool(self.teacher_weight):
             raise GluonSRError("--teacher MODEL and --teacher-weight W go together")
+        if not any((self.feat_weight, self.style_weight, self.identity_weight,
+                    self.gram_weight, self.grid_weight, self.teacher_weight)):
+            raise GluonSRError("every loss weight is 0: nothing to train")
         if self.image_size < 32 or self.image_size % 8 or self.load_size < self.image_size:
             raise GluonSRError("--image-size must be a multiple of 8, >= 32 and at most "
                                "--load-size")
