@@ -229,6 +229,8 @@ def main(argv=None):
     if not jobs:
         raise GluonSRError(f"no images found in {' '.join(args.inputs)}")
     single = len(jobs) == 1 and jobs[0][1] is None
+    if single and not os.path.exists(jobs[0][0]):
+        raise GluonSRError(f"{jobs[0][0]}: no such file")     # before loading any model
     if args.output and not single and args.output.lower().endswith(IMAGE_SUFFIXES):
         raise GluonSRError(f"-o {args.output} names a file but there are {len(jobs)} inputs")
     process = make_processor(args, mode)

@@ -79,6 +79,8 @@ def test_infer_bad_inputs(case, tmp_path, tiny_model):
     code, out, err = run("infer.py", src, "--model", tiny_model)
     assert_one_line_error(code, err, word)
     assert set(os.listdir(tmp_path)) == before        # no output, no temp file left
+    if case == "missing":
+        assert out == ""                              # refused before any model is loaded
 
 
 def test_infer_unwritable_output(tmp_path, tiny_model):

@@ -13,6 +13,7 @@ from PIL import Image
 
 from conftest import (assert_one_line_error, png_header_only, run_script as run, save_png)
 from gluon_sr.archs import get_model
+from gluon_sr.infer.outputs import output_path
 from gluon_sr.model_store import load_model, save_model
 from gluon_sr.train import checkpoint
 from gluon_sr.train.lock import RunLock
@@ -194,6 +195,13 @@ def test_a_missing_file_fails_alone_in_a_batch(tmp_path, tiny_model):
                        "--model", tiny_model)
     assert code == 2 and "missing.png: no such file" in err, err
     assert sorted(os.listdir(tmp_path / "o")) == ["a_x2.png", "b_x2.png"]
+
+
+def test_a_folder_is_mirrored_into_plain_paths():
+    assert output_path(os.path.join("photos", "a.png"), "photos", "out", "x2", False) == \
+        os.path.join("out", "a_x2.png")                 # not out/./a_x2.png
+    assert output_path(os.path.join("photos", "sub", "a.png"), "photos" + os.sep, None, "x2",
+                       False) == os.path.join("photos_x2", "sub", "a_x2.png")
 
 
 def test_same_names_from_two_folders_never_overwrite_each_other(tmp_path, tiny_model):

@@ -28,7 +28,8 @@ def output_path(src, root, output, suffix, single):
     name = os.path.splitext(os.path.basename(src))[0] + f"_{suffix}.png"
     if root is not None:
         out_root = output or os.path.normpath(root) + f"_{suffix}"
-        return os.path.join(out_root, os.path.relpath(os.path.dirname(src), root), name)
+        folder = os.path.relpath(os.path.dirname(src), root)
+        return os.path.normpath(os.path.join(out_root, folder, name))   # no "out/./a.png"
     if output is None:
         return os.path.join(os.path.dirname(src), name)
     if single and output.lower().endswith(IMAGE_SUFFIXES):
