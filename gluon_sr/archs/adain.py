@@ -101,7 +101,7 @@ class AdaINDecoder(HybridBlock):
         if len(weights) != len(self._plan) or any(
                 w.shape[0] < c for (w, _), (c, _) in zip(weights, self._plan)):
             raise ValueError("narrowed_from takes a decoder at least as wide as this one")
-        keep_in = np.arange(512)
+        keep_in = np.arange(weights[0][0].shape[1])      # every relu4_1 channel
         for i, (conv, (channels, _)) in enumerate(zip(self.convs, self._plan)):
             w, b = weights[i]
             w = w[:, keep_in]

@@ -14,6 +14,8 @@ painting first takes the photo's colour mean and covariance. The networks are lo
 backend by gluon_sr.infer.loader.load_adain; infer.py's AdaINStylizer is in adain_stylizer.
 """
 
+import hashlib
+
 import numpy as np
 
 from gluon_sr.archs.adain import ENCODER_RADIUS, EPS
@@ -169,8 +171,6 @@ class AdaINTransfer:
 
     def style_statistics(self, painting):
         """(mean, std) of a painting's relu4_1 features, encoded whole (or remembered)."""
-        import hashlib
-
         key = hashlib.blake2b(np.ascontiguousarray(painting).view(np.uint8), digest_size=16,
                               person=str(painting.shape).encode()[:16]).hexdigest()
         if key not in self.style_cache:
