@@ -60,6 +60,25 @@ def test_tiling_on_openvino_equals_whole_images(tmp_path):
                                run_transform(style, big, tile=0), atol=1e-4)
 
 
+
+def test_a_network_compiled_per_shape_equals_the_dynamic_one_and_keeps_a_few(tmp_path):
+    from gluon_sr.deploy import openvino_backend
+    from gluon_sr.model_store import load_model_description
+
+    path = saved(tmp_path, "edsr", "sr", scale=2, channels=8, num_blocks=2)
+    onnx_path = auto.cached_export(path, load_model_description(path))
+    dynamic = openvino_backend.OpenVinoModel(onnx_path)
+    fixed = openvino_backend.OpenVinoModel(onnx_path, per_shape=True)
+    rng = np.random.default_rng(4)
+    sides = [(20 + 4 * i, 24) for i in range(openvino_backend.SHAPES_KEPT + 1)]
+    for h, w in sides + sides[:1]:
+        x = rng.uniform(0, 1, (1, 3, h, w)).astype(np.float32)
+        out = fixed.run_numpy(x)
+        assert out.shape == (1, 3, 2 * h, 2 * w)
+        np.testing.assert_allclose(out, dynamic.run_numpy(x), rtol=0, atol=1e-5)
+    # The first shape came back after SHAPES_KEPT others: compiled again, the oldest dropped.
+    assert list(fixed._by_shape) == [(1, 3, h, w) for h, w in sides[2:] + sides[:1]]
+
 def test_bf16_stays_close_where_the_cpu_has_it(tmp_path):
     from gluon_sr.deploy.openvino_backend import native_bf16
     from gluon_sr.utils.errors import GluonSRError

@@ -254,7 +254,9 @@ def _openvino_adain(name, meta, vgg_weights, precision):
         # The quantized convolutions run in int8 whatever the hint; the rest take the hint.
         floats = "bf16" if native_bf16() else "fp32"
         encoder = OpenVinoModel(encoder_path, floats)
-        decoder = OpenVinoModel(int8_decoder(decoder_path, ranges), floats)
+        # Compiled per shape: the int8 form's dynamic compilation converts layouts around
+        # each pad (gluon_sr.deploy.openvino_backend).
+        decoder = OpenVinoModel(int8_decoder(decoder_path, ranges), floats, per_shape=True)
     else:
         encoder, decoder = (OpenVinoModel(p, precision) for p in (encoder_path, decoder_path))
     return AdaINTransfer(lambda chw: encoder.run_numpy(chw[None])[0],
