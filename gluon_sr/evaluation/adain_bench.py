@@ -10,7 +10,9 @@ photo, the bright blobs the output adds (evaluation/blobs.py) and the output's p
 texture at the decoder's 8 px period (metrics.periodic_texture; photos score about 2, a
 visible grid 10 and more), beside the photo's. Then, on the first
 --gatys-pairs pairs at --gatys-size px: the L-BFGS iteration at which Gatys, started from the
-photo, first reaches the AdaIN output's style loss. Then per photo, the PSNR of the decoder's
+photo, first reaches the AdaIN output's style loss. With --alpha below 1 the outputs are
+those of `infer.py --alpha`: a point on the decoder's content / style curve, to compare two
+decoders at the same content loss (docs/adain.md). Then per photo, the PSNR of the decoder's
 `--alpha 0` redrawing of it (alpha0_psnr_mean in the summary). The losses are MXNet fp32's;
 the time at 512 x 512 is that of infer.py's default path (--backend auto: OpenVINO where it
 is installed and faster here) and of MXNet fp32.
@@ -47,9 +49,9 @@ def content_and_style_loss(objective, rgb):
     return float(content.asscalar()), float(style.asscalar())
 
 
-def stylisation(transfer, vgg, photos, paintings, size):
-    """One row per (photo, painting): content and style losses of output and photo, blobs,
-    the 8 px periodic texture of output and photo."""
+def stylisation(transfer, vgg, photos, paintings, size, alpha=1.0):
+    """One row per (photo, painting): content and style losses of output (at `alpha`) and
+    photo, blobs, the 8 px periodic texture of output and photo."""
     from gluon_sr.archs.adain import GRID_PERIOD
     from gluon_sr.evaluation.blobs import find_blobs
     from gluon_sr.evaluation.metrics import periodic_texture
@@ -66,7 +68,7 @@ def stylisation(transfer, vgg, photos, paintings, size):
     with tqdm(total=len(photos) * len(paintings), desc="stylisation") as bar:
         for photo_path, photo in images.items():
             for painting_path, painting in art.items():
-                out = transfer(photo, [painting])
+                out = transfer(photo, [painting], alpha=alpha)
                 objective = StyleObjective(vgg, photo, painting)
                 content, style = content_and_style_loss(objective, out)
                 _, photo_style = content_and_style_loss(objective, photo)
@@ -98,9 +100,9 @@ def reconstruction(transfer, photos, size):
     return rows
 
 
-def gatys_iterations(transfer, vgg, pairs, size, iters):
+def gatys_iterations(transfer, vgg, pairs, size, iters, alpha=1.0):
     """For each (photo, painting): the first L-BFGS iteration whose style loss is at most the
-    AdaIN output's (None if not within `iters`)."""
+    AdaIN output's at `alpha` (None if not within `iters`)."""
     from gluon_sr.infer.adain import read_painting
     from gluon_sr.infer.gatys import StyleObjective, optimise
     from gluon_sr.infer.stylize import working_copy
@@ -111,7 +113,8 @@ def gatys_iterations(transfer, vgg, pairs, size, iters):
         photo = working_copy(read_image(photo_path).rgb, size)
         painting = read_painting(painting_path)
         objective = StyleObjective(vgg, photo, painting)
-        _, adain_style = content_and_style_loss(objective, transfer(photo, [painting]))
+        _, adain_style = content_and_style_loss(
+            objective, transfer(photo, [painting], alpha=alpha))
         _, history = optimise(objective, photo, iters=iters, log=None,
                               until=lambda h, goal=adain_style: h["style"] <= goal)
         reached = history[-1]["iter"] if history and history[-1]["style"] <= adain_style \
@@ -181,6 +184,8 @@ def parse_args(argv=None):
     p.add_argument("--gatys-size", type=int, default=256)
     p.add_argument("--gatys-iters", type=int, default=100)
     p.add_argument("--speed-side", type=int, default=512, help="side of the timed photo")
+    p.add_argument("--alpha", type=float, default=1.0,
+                   help="stylise with this alpha (as infer.py --alpha; 1 = full style)")
     add_measurement_arguments(p, "adain_bench.json", "the summary and speed in the model's "
                               "sidecar")
     return p.parse_args(argv)
@@ -193,20 +198,26 @@ def main(argv=None):
     from gluon_sr.losses import CONTENT_LAYER, STYLE_LAYERS
 
     args = parse_args(argv)
+    if not 0.0 <= args.alpha <= 1.0:
+        raise GluonSRError(f"--alpha must be within 0..1, got {args.alpha}")
+    if args.write_metrics and args.alpha != 1.0:
+        raise GluonSRError("--write-metrics records the model at --alpha 1 only")
     photos, paintings = image_files(args.photos), image_files(args.paintings)
     transfer, meta = load_adain(args.model, args.vgg or None)
     default, _ = load_adain(args.model, args.vgg or None, backend="auto", precision="auto")
     vgg, _ = load_loss_vgg((*STYLE_LAYERS, CONTENT_LAYER), weights=args.vgg or None)
     vgg.hybridize()
-    rows = stylisation(transfer, vgg, photos, paintings, args.size)
+    rows = stylisation(transfer, vgg, photos, paintings, args.size, args.alpha)
     # Gatys on distinct photos and paintings: photo i with painting (i * 7) mod n.
     pairs = [(photos[i % len(photos)], paintings[(i * 7) % len(paintings)])
              for i in range(args.gatys_pairs)]
-    gatys_rows = gatys_iterations(transfer, vgg, pairs, args.gatys_size, args.gatys_iters)
+    gatys_rows = gatys_iterations(transfer, vgg, pairs, args.gatys_size, args.gatys_iters,
+                                  args.alpha)
     reconstruction_rows = reconstruction(transfer, photos, args.size)
     report = {"model": args.model, "params_sha256": meta.get("params_sha256"),
               "photos": [os.path.basename(p) for p in photos],
               "paintings": [os.path.basename(p) for p in paintings], "size": args.size,
+              "alpha": args.alpha,
               "summary": summary(rows, gatys_rows, reconstruction_rows),
               "speed": speed(default, paintings[0], args.speed_side),
               "speed_mxnet_fp32": speed(transfer, paintings[0], args.speed_side),
