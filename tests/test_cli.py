@@ -266,3 +266,15 @@ def test_train_from_a_recipe_file_runs_its_stages(shards, tmp_path):
     assert_one_line_error(code, err, "--stage 3", "2 stage(s)")
     code, _, err = run("train.py", "--config", recipe, "--style-weight", "1", cwd=tmp_path)
     assert_one_line_error(code, err, "style_weight", "sr task")
+
+
+def test_the_default_models_are_shipped_ones_of_their_kind():
+    import infer
+    from gluon_sr.model_store import load_model_description
+
+    assert load_model_description(infer.UPSCALE_MODEL)["task"] == "sr"
+    assert load_model_description(infer.ADAIN_MODEL)["task"] == "adain"
+    args, mode = infer.parse_args(["photo.jpg", "--style-image", "painting.jpg"])
+    assert (mode, args.model) == ("adain", infer.ADAIN_MODEL)
+    args, mode = infer.parse_args(["photo.jpg"])
+    assert (mode, args.model) == ("upscale", infer.UPSCALE_MODEL)

@@ -13,9 +13,9 @@ from gluon_sr.utils.errors import GluonSRError
 class AdaINStylizer:
     """`infer.py photo.jpg --style-image painting.jpg`: a LoadedImage in, (rgb, alpha) out."""
 
-    def __init__(self, style_images, weights=None, alpha=1.0, mask=None, preserve_color=False,
-                 model="adain", vgg_weights=None, size=0, style_size=STYLE_SIZE, tile=None,
-                 backend="mxnet", precision="fp32", ctx=None):
+    def __init__(self, style_images, model, weights=None, alpha=1.0, mask=None,
+                 preserve_color=False, vgg_weights=None, size=0, style_size=STYLE_SIZE,
+                 tile=None, backend="mxnet", precision="fp32", ctx=None):
         from gluon_sr.utils.imageio import read_image
 
         if weights is not None:
