@@ -29,8 +29,8 @@ MODES = {
                                              "vgg", "size", "preserve_color", "strength"}),
 }
 COMMON = {"inputs", "output", "gpu", "max_pixels"}
-# Without --model: sr_x4 upscales; --style-image takes the distilled AdaIN decoder, which keeps
-# adain's style loss at the same content loss in 0.8x its time (docs/adain.md).
+# Without --model: sr_x4 upscales; --style-image takes the distilled AdaIN decoder, which has
+# less style loss than adain at the same content loss, in 0.8x its time (docs/adain.md).
 UPSCALE_MODEL, ADAIN_MODEL = "sr_x4", "adain_fast"
 MAX_INPUT_PIXELS = 100_000_000
 
